@@ -26,8 +26,11 @@ export const REPORT_FILES = [
 /** Pixel scale of the PNG files relative to their SVG size. */
 export const PNG_SCALE = 2;
 
-/** Renders every report file for `data` into `dir` (replaced as a whole). */
-export async function writeReport(dir: string, data: ReportData): Promise<string[]> {
+/** A rendered report: file name -> content. */
+export type ReportFiles = Record<(typeof REPORT_FILES)[number], string | Uint8Array>;
+
+/** Renders every report file for `data` in memory. */
+export async function renderReport(data: ReportData): Promise<ReportFiles> {
   const trainingPanels = TRAINING_PANELS.map((p) => p[2]);
   const linearPanels = LINEAR_PANELS.map((p) => p[2]);
   const specs = {
@@ -42,7 +45,7 @@ export async function writeReport(dir: string, data: ReportData): Promise<string
   );
   const tableSvg = await renderSvg(specs.table);
   const curvesSvg = await renderSvg(allCurves);
-  const files: Record<(typeof REPORT_FILES)[number], string | Uint8Array> = {
+  return {
     "index.html": reportHtml(data, specs, await readVegaBundles()),
     "table.svg": tableSvg,
     "table.png": svgToPng(tableSvg, PNG_SCALE).bytes,
@@ -51,7 +54,15 @@ export async function writeReport(dir: string, data: ReportData): Promise<string
     "table.md": tableMarkdown(data.table, `${data.experiment}: linear evaluation`),
     "summary.json": JSON.stringify(buildSummary(data), null, 2) + "\n",
   };
+}
 
+/** Renders every report file for `data` into `dir` (replaced as a whole). */
+export async function writeReport(dir: string, data: ReportData): Promise<string[]> {
+  return await writeReportFiles(dir, await renderReport(data));
+}
+
+/** Writes rendered files as the folder `dir`, replacing any previous one by renames. */
+export async function writeReportFiles(dir: string, files: ReportFiles): Promise<string[]> {
   const parent = dirname(dir);
   await Deno.mkdir(parent, { recursive: true });
   const tag = `${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;

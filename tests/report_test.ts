@@ -244,6 +244,61 @@ Deno.test("deno task report renders from the database alone", async () => {
   assertStringIncludes(dec.decode(missing.stderr), 'no runs of experiment "nope"');
 });
 
+Deno.test("report stage: ingests its upstream runs into a fresh database and renders them", async () => {
+  const { tmp } = await fixture;
+  const { kind } = await import("../stages/report.ts");
+  const cacheDir = `${tmp}/fresh-cache`;
+  const outDir = `${tmp}/stage-out`;
+  await Deno.mkdir(outDir, { recursive: true });
+  const input = (stage: string, k: string, key: string) => ({
+    id: `${stage}[${key}]`,
+    stage,
+    kind: k,
+    key,
+    digest: "d",
+    dir: `${tmp}/objects/${key}`,
+    params: {},
+    matrix: {},
+  });
+  const logs: string[] = [];
+  const params = kind.schema.parse({ out: `${tmp}/readable` });
+  await kind.run({
+    experiment: EXPERIMENT,
+    profile: null,
+    id: "report",
+    kind: "report",
+    key: "report-key",
+    params,
+    matrix: {},
+    inputs: {
+      train: ["arb", "barlow_twins"].map((m) => input("train", "pretrain", `pre-${m}`)),
+      eval: METHODS.map((m) => input("eval", "linear_eval", `eval-${m}`)),
+    },
+    outDir,
+    stateDir: `${tmp}/stage-state`,
+    cacheDir,
+    signal: new AbortController().signal,
+    log: (m) => logs.push(m),
+    progress: () => {},
+  });
+  assertStringIncludes(logs.join("\n"), "ingested 5 upstream runs");
+  const fresh = MetricsDb.shared(`${cacheDir}/metrics.duckdb`);
+  const counts = await fresh.read(async (con) =>
+    (await con.runAndReadAll(
+      "SELECT (SELECT count(*) FROM runs)::INT, (SELECT count(*) FROM metrics)::INT",
+    )).getRowsJson()
+  );
+  assertEquals(counts, [[5, 2 * 24 + 3 * 15]]);
+  const staged = await Deno.readTextFile(`${outDir}/report/table.md`);
+  assertEquals(await Deno.readTextFile(`${tmp}/readable/${EXPERIMENT}/table.md`), staged);
+  assertEquals(
+    staged,
+    await Deno.readTextFile(`${(await fixture).dir}/table.md`),
+    "same table as from the live database",
+  );
+  assertEquals([...Deno.readDirSync(outDir)].map((e) => e.name), ["report"]);
+});
+
 Deno.test("paper.yaml holds the paper's whole table", async () => {
   const paper = await loadPaperTable();
   assertEquals(Object.keys(paper.methods), [
