@@ -70,7 +70,9 @@ export async function downloadToPart(
       throw new DownloadError(
         url,
         attempt.kind,
-        `${lastProblem} (gave up after ${retries + 1} attempts without progress): ${url}`,
+        `${lastProblem} (gave up after ${retries + 1} attempt${
+          retries ? "s" : ""
+        } without progress): ${url}`,
       );
     }
     const wait = failures === 0 ? 0 : Math.min(MAX_BACKOFF_MS, backoffMs * 2 ** (failures - 1));
@@ -109,11 +111,7 @@ async function attemptOnce(
   };
   const signal = options.signal ? AbortSignal.any([idle.signal, options.signal]) : idle.signal;
   const reason = (e: unknown) =>
-    idle.signal.aborted
-      ? `no data for ${(timeoutMs / 1000).toFixed(1)} s`
-      : e instanceof Error
-      ? e.message
-      : String(e);
+    idle.signal.aborted ? `no data for ${(timeoutMs / 1000).toFixed(1)} s` : errorText(e);
   let file: Deno.FsFile | undefined;
   let bytes = have;
   try {
@@ -202,6 +200,15 @@ async function attemptOnce(
     clearTimeout(timer);
     file?.close();
   }
+}
+
+/** An error's message with its causes (fetch puts the useful part, e.g. DNS, in `cause`). */
+function errorText(e: unknown): string {
+  const parts: string[] = [];
+  for (let c: unknown = e; c && parts.length < 4; c = (c as { cause?: unknown }).cause) {
+    parts.push(c instanceof Error ? c.message : String(c));
+  }
+  return parts.join(": ");
 }
 
 function abortError(url: string): DownloadError {

@@ -90,9 +90,10 @@ export async function fetchDataset(params: FetchParams, ctx: FetchContext): Prom
   } else {
     const archive = acquired[0].path;
     const onProgress = throttled(ctx, `read ${acquired[0].file}`);
-    const data = params.dataset === "cifar10"
-      ? await readCifar10(archive, onProgress)
-      : await readCifar100(archive, onProgress);
+    const read = params.dataset === "cifar10" ? readCifar10 : readCifar100;
+    const data = await read(archive, onProgress).catch((e) => {
+      throw new Error(`${(e as Error).message} [archive from ${acquired[0].source}]`, { cause: e });
+    });
     shape = [32, 32, 3];
     classNames = data.classNames;
     splits = data.splits;
