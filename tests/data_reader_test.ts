@@ -1,4 +1,10 @@
-import { assertAlmostEquals, assertEquals, assertRejects, assertStringIncludes } from "./assert.ts";
+import {
+  assertAlmostEquals,
+  assertEquals,
+  assertRejects,
+  assertStringIncludes,
+  assertThrows,
+} from "./assert.ts";
 import { join } from "node:path";
 import { readDataset } from "../arb/data/reader.ts";
 import { ChannelStats, DatasetWriter, type MetaBase } from "../arb/data/writer.ts";
@@ -50,7 +56,7 @@ Deno.test("dataset folder: write then read round-trips every byte and label", as
   assertEquals(tr.labels, train.labels);
   assertEquals(tr.labelSets.coarse, train.sets.coarse);
   assertEquals(ds.split("test").labels, test.labels);
-  const err = await assertRejects(async () => ds.split("val"));
+  const err = assertThrows(() => ds.split("val"));
   assertStringIncludes(err.message, `has no split "val"; it has`);
   // Only the final folder exists: the temporary sibling was renamed away.
   const names = [];
