@@ -7,6 +7,7 @@
 // @ts-types="@types/pngjs"
 import { PNG } from "pngjs";
 import jpeg from "jpeg-js";
+import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
 import { join, relative } from "node:path";
 import { hashBytes } from "./checksum.ts";
@@ -42,8 +43,8 @@ export function decodeImage(bytes: Uint8Array, label: string): RgbImage {
       return { width: img.width, height: img.height, data: img.data };
     }
     if (bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47) {
-      // deno-lint-ignore no-explicit-any
-      const png = PNG.sync.read(bytes as any);
+      // pngjs reads through Node's Buffer API (readUInt32BE and friends).
+      const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
       const rgb = new Uint8Array(png.width * png.height * 3);
       for (let i = 0, j = 0; i < rgb.length; i += 3, j += 4) {
         rgb[i] = png.data[j];
