@@ -106,12 +106,21 @@ export async function readDataset(dir: string): Promise<Dataset> {
   };
 }
 
+/** One read into a buffer of the size meta.json promises (checked against the file first). */
 async function readExact(path: string, bytes: number): Promise<Uint8Array> {
-  const data = await Deno.readFile(path);
-  if (data.length !== bytes) {
-    throw new Error(
-      `${path} holds ${data.length} bytes, meta.json says ${bytes}: the folder is damaged`,
-    );
+  using file = await Deno.open(path, { read: true });
+  const size = (await file.stat()).size;
+  if (size !== bytes) {
+    throw new Error(`${path} holds ${size} bytes, meta.json says ${bytes}: the folder is damaged`);
+  }
+  const data = new Uint8Array(bytes);
+  let off = 0;
+  while (off < bytes) {
+    const n = await file.read(data.subarray(off));
+    if (n === null) {
+      throw new Error(`${path} ended at byte ${off} of ${bytes}: the folder is damaged`);
+    }
+    off += n;
   }
   return data;
 }
