@@ -256,3 +256,61 @@ Deno.test("download: a local copy is verified in place and never deleted on mism
   assertStringIncludes(err.message, "left as it is");
   assertEquals(await Deno.readFile(path), data);
 });
+
+Deno.test("download: a server that never finishes is given up on; the .part stays for a resume, no entry", async () => {
+  const data = payload(20_000, 11);
+  const sha = hashBytes(data);
+  const server = startServer({ "/never.bin": data });
+  server.modes.set("/never.bin", "cut-always"); // each response stops halfway through what it owes
+  await using tmp = await tempDir();
+  try {
+    const err = await assertRejects(() =>
+      acquireFile(
+        "never.bin",
+        [{ location: `${server.base}/never.bin`, expect: { sha256: sha } }],
+        {
+          cacheDir: tmp.dir,
+          ...FAST,
+        },
+      )
+    );
+    assertStringIncludes(err.message, "without progress");
+    const names = await listDownloads(tmp.dir);
+    assert(!names.includes(sha), "an unfinished download must not look complete");
+    assert(names.includes(`${sha}.part`), names.join(","));
+    // Later the server is healthy again: the next run resumes from the part file.
+    server.modes.set("/never.bin", "normal");
+    const before = server.requests.length;
+    const got = await acquireFile("never.bin", [{
+      location: `${server.base}/never.bin`,
+      expect: { sha256: sha },
+    }], {
+      cacheDir: tmp.dir,
+      ...FAST,
+    });
+    assertEquals(await Deno.readFile(got.path), data);
+    assert(server.requests[before].range !== null, "the next run resumed with a Range request");
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("download: two fetches of one file at once download it once (file lock)", async () => {
+  const data = payload(500_000, 12);
+  const sha = hashBytes(data);
+  const server = startServer({ "/both.bin": data });
+  await using tmp = await tempDir();
+  try {
+    const src = [{ location: `${server.base}/both.bin`, expect: { sha256: sha } }];
+    const [a, b] = await Promise.all([
+      acquireFile("both.bin", src, { cacheDir: tmp.dir, ...FAST }),
+      acquireFile("both.bin", src, { cacheDir: tmp.dir, ...FAST }),
+    ]);
+    assertEquals(a.path, b.path);
+    assertEquals(server.requests.length, 1);
+    assertEquals([a.cached, b.cached].sort(), [false, true]);
+    assertEquals(await Deno.readFile(a.path), data);
+  } finally {
+    await server.close();
+  }
+});
