@@ -7,7 +7,7 @@ import { fetchDataset } from "../arb/data/fetch.ts";
 import { FetchParams } from "../arb/data/params.ts";
 import { readDataset } from "../arb/data/reader.ts";
 import { classCounts } from "../arb/data/subset.ts";
-import { tempDir } from "./data_fixtures.ts";
+import { startServer, tempDir } from "./data_fixtures.ts";
 
 const FILES = [
   "train-images-idx3-ubyte.gz",
@@ -83,5 +83,35 @@ Deno.test({
     );
     assertStringIncludes(err.message, `got ${hashBytes(raw)}`);
     assertEquals(await Deno.stat(out).catch(() => null), null);
+  },
+});
+
+Deno.test({
+  name: "fashion-mnist: an HTTP mirror is checked by content, cached, and not asked twice",
+  ignore: !installed,
+  async fn() {
+    const files = Object.fromEntries(
+      await Promise.all(
+        FILES.map(async (f) => [`/fm/${f}`, await Deno.readFile(join(DEBIAN_FASHION_MNIST, f))]),
+      ),
+    );
+    const server = startServer(files);
+    await using tmp = await tempDir();
+    try {
+      const params = FetchParams.parse({
+        dataset: "fashion-mnist",
+        sources: [`${server.base}/fm/`],
+      });
+      const cacheDir = join(tmp.dir, "cache");
+      const meta = await fetchDataset(params, { cacheDir, outDir: join(tmp.dir, "a") });
+      assertEquals(meta.sources.map((s) => s.url), FILES.map((f) => `${server.base}/fm/${f}`));
+      assertEquals(server.requests.length, 4);
+      // The mirror's bytes are Debian's recompressed files: found again through their content hash.
+      const again = await fetchDataset(params, { cacheDir, outDir: join(tmp.dir, "b") });
+      assertEquals(server.requests.length, 4);
+      assertEquals(again, meta);
+    } finally {
+      await server.close();
+    }
   },
 });
