@@ -123,6 +123,11 @@ export async function openRecorder(
   return {
     log(name, value, at = {}) {
       if (closed) throw new Error(`metrics recorder for ${runInfo.stageId} is closed`);
+      for (const [k, v] of Object.entries(at)) {
+        if (v !== undefined && !Number.isSafeInteger(v)) {
+          throw new Error(`metric ${name}: ${k} must be an integer, got ${v}`);
+        }
+      }
       buffer.push({
         run: runInfo.run,
         step: at.step ?? null,

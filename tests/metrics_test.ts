@@ -2,7 +2,13 @@
  * The metrics store on a real DuckDB file and real processes: schema, batched streaming
  * writes, crash consistency under SIGKILL, two concurrent writers, rebuild from files.
  */
-import { assert, assertEquals, assertRejects, assertStringIncludes } from "./assert.ts";
+import {
+  assert,
+  assertEquals,
+  assertRejects,
+  assertStringIncludes,
+  assertThrows,
+} from "./assert.ts";
 import { MetricsDb } from "../metrics/db.ts";
 import { openRecorder, type RunInfo } from "../metrics/recorder.ts";
 import { findRunDirs, ingestRunDirs, rebuildMetricsDb } from "../metrics/rebuild.ts";
@@ -184,6 +190,7 @@ Deno.test("bad recorder files name the file and line", async () => {
   const tmp = await Deno.makeTempDir();
   const rec = await openRecorder(tmp, info("x"), { dbPath: null });
   rec.log("loss", 1, { step: 0 });
+  assertThrows(() => rec.log("loss", 1, { step: 0.5 }), "metric loss: step must be an integer");
   await rec.close("ok");
   await Deno.writeTextFile(`${tmp}/metrics.jsonl`, '{"oops"\n', { append: true });
   await assertRejects(() => readMetricRows(`${tmp}/metrics.jsonl`), "metrics.jsonl:2: not a JSON");
