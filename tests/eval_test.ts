@@ -169,3 +169,222 @@ Deno.test("features round-trip through their files; a torn file set is reported"
   assert(msg.includes("do not match n=7"), msg);
   await Deno.remove(tmp, { recursive: true });
 });
+
+// ---- linear probe -------------------------------------------------------------------------
+
+import {
+  cachedSource,
+  type EpochReport,
+  probeLr,
+  type ProbeState,
+  summarise,
+  trainLinearProbe,
+} from "../arb/eval/linear.ts";
+import { loadProbeState, saveProbeState } from "../arb/eval/probe_state.ts";
+import { linearEval } from "../arb/eval/probe.ts";
+
+Deno.test("probe learning rate: cosine over epochs from 0.1, stepped per epoch", () => {
+  assertAlmostEquals(probeLr(0, 100, 0.1), 0.1, 1e-12);
+  assertAlmostEquals(probeLr(50, 100, 0.1), 0.05, 1e-12);
+  assertAlmostEquals(probeLr(99, 100, 0.1), 0.05 * (1 + Math.cos(Math.PI * 0.99)), 1e-12);
+});
+
+Deno.test("linearly separable features reach 100 % test accuracy", async () => {
+  const rng = new Rng(21);
+  const train = clusters(rng, 1000, 16, 10, 8);
+  const test = clusters(rng, 300, 16, 10, 8, train.centres);
+  const reports: EpochReport[] = [];
+  const r = await trainLinearProbe(cachedSource(train, 64, 0), test, {
+    classes: 10,
+    epochs: 8,
+    seed: 0,
+    onEpoch: (rep) => void reports.push(rep),
+  });
+  assertEquals(r.final, { top1: 100, top5: 100 });
+  assertEquals(reports.map((x) => x.epoch), [0, 1, 2, 3, 4, 5, 6, 7]);
+  assert(reports[7].trainLoss < reports[0].trainLoss, "training loss falls");
+});
+
+Deno.test("random labels stay near chance", async () => {
+  const rng = new Rng(22);
+  const train = randomFeatures(rng, 2000, 32, 10);
+  const test = randomFeatures(rng, 1000, 32, 10);
+  const r = await trainLinearProbe(cachedSource(train, 256, 0), test, {
+    classes: 10,
+    epochs: 10,
+    seed: 0,
+  });
+  assert(Math.abs(r.final.top1 - 10) < 4, `top-1 ${r.final.top1} is near 10 %`);
+  assert(Math.abs(r.final.top5 - 50) < 6, `top-5 ${r.final.top5} is near 50 %`);
+});
+
+Deno.test("one SGD step equals a float64 hand computation", async () => {
+  const x = [[1, 2, -1], [0.5, -1, 2], [-2, 0.5, 1], [1, 1, 1]];
+  const y = [0, 1, 1, 0];
+  const train: Features = {
+    n: 4,
+    dim: 3,
+    data: Float32Array.from(x.flat()),
+    labels: Int32Array.from(y),
+  };
+  let state: ProbeState | null = null;
+  await trainLinearProbe(cachedSource(train, 4, 0), train, {
+    classes: 2,
+    epochs: 3,
+    lr: 0.5,
+    weightDecay: 0.01,
+    seed: 5,
+    onEpoch: (_r, s) => void (state ??= s),
+  });
+  // Initial weights as the probe draws them: N(0, 0.01) from Rng(seed), row-major dim x classes.
+  const rng = new Rng(5);
+  const w0 = Array.from({ length: 3 }, () => Array.from({ length: 2 }, () => 0.01 * rng.normal()));
+  const grad = w0.map((row) => row.map(() => 0));
+  const gradB = [0, 0];
+  for (let i = 0; i < 4; i++) {
+    const logits = [0, 1].map((c) => x[i].reduce((s, v, d) => s + v * w0[d][c], 0));
+    const m = Math.max(...logits);
+    const e = logits.map((l) => Math.exp(l - m));
+    const p = e.map((v) => v / (e[0] + e[1]));
+    for (let c = 0; c < 2; c++) {
+      const d = (p[c] - (y[i] === c ? 1 : 0)) / 4;
+      gradB[c] += d;
+      for (let k = 0; k < 3; k++) grad[k][c] += x[i][k] * d;
+    }
+  }
+  const s = state!;
+  for (let k = 0; k < 3; k++) {
+    for (let c = 0; c < 2; c++) {
+      const dp = grad[k][c] + 0.01 * w0[k][c];
+      assertAlmostEquals(s.weight[k * 2 + c], w0[k][c] - 0.5 * dp, 1e-6, `w[${k}][${c}]`);
+      assertAlmostEquals(s.momentum.weight![k * 2 + c], dp, 1e-6, `momentum w[${k}][${c}]`);
+    }
+  }
+  for (let c = 0; c < 2; c++) assertAlmostEquals(s.bias[c], -0.5 * gradB[c], 1e-6, `b[${c}]`);
+});
+
+Deno.test("a probe resumed from an epoch's state ends exactly where an uninterrupted one does", async () => {
+  const rng = new Rng(23);
+  const train = clusters(rng, 300, 8, 4, 1.5);
+  const test = clusters(rng, 100, 8, 4, 1.5, train.centres);
+  const states: ProbeState[] = [];
+  const opts = { classes: 4, epochs: 6, seed: 1 };
+  const full = await trainLinearProbe(cachedSource(train, 32, 3), test, {
+    ...opts,
+    onEpoch: (_r, s) => void states.push(s),
+  });
+  const tmp = await Deno.makeTempDir();
+  await saveProbeState(tmp, states[2], "fp");
+  assertEquals(await loadProbeState(tmp, "other settings"), null);
+  const saved = await loadProbeState(tmp, "fp");
+  assertEquals(saved, states[2]);
+  const resumed = await trainLinearProbe(cachedSource(train, 32, 3), test, {
+    ...opts,
+    resume: saved!,
+  });
+  assertEquals(resumed.history, full.history);
+  await Deno.remove(tmp, { recursive: true });
+});
+
+Deno.test("summarise: final epoch, best top-1 with its epoch, best top-5 on its own", () => {
+  const h = (epoch: number, top1: number, top5: number) => ({
+    epoch,
+    lr: 0,
+    trainLoss: 0,
+    top1,
+    top5,
+  });
+  const r = summarise([h(0, 50, 80), h(1, 60, 79), h(2, 55, 85)]);
+  assertEquals(r.final, { top1: 55, top5: 85 });
+  assertEquals(r.best, { top1: 60, top5: 85, top1Epoch: 1 });
+});
+
+Deno.test("linearEval: features cached once, augmented views per step, kNN", async () => {
+  const rng = new Rng(31);
+  const [n, h, w, c, classes] = [96, 4, 4, 1, 3];
+  // Class k images are bright in row k: a linear read-out of the mean over columns separates them.
+  const makeSplit = (name: string, count: number) => {
+    const images = new Uint8Array(count * h * w * c);
+    const labels = new Int32Array(count);
+    for (let i = 0; i < count; i++) {
+      labels[i] = i % classes;
+      for (let p = 0; p < h * w; p++) {
+        const row = Math.floor(p / w);
+        images[i * h * w + p] = (row === labels[i] ? 200 : 30) + rng.int(40);
+      }
+    }
+    return {
+      name,
+      n: count,
+      shape: [h, w, c] as [number, number, number],
+      classes,
+      images,
+      labels,
+      labelSets: {},
+    };
+  };
+  const train = makeSplit("train", n);
+  const test = makeSplit("test", 45);
+  let applied = 0;
+  const encoder = {
+    featureDim: h,
+    apply(x: tf.Tensor4D, training: boolean) {
+      assert(!training, "the encoder stays in evaluation mode");
+      applied += x.shape[0];
+      return x.mean([2, 3]) as tf.Tensor2D; // per-row brightness
+    },
+  };
+  const tmp = await Deno.makeTempDir();
+  const settings = {
+    epochs: 5,
+    batchSize: 16,
+    lr: 0.1,
+    momentum: 0.9,
+    weightDecay: 1e-4,
+    augment: false,
+    seed: 0,
+    featureBatchSize: 32,
+    knn: { k: 20, temperature: 0.1 },
+  };
+  const data = { train, test, norm: { mean: [0.4], std: [0.3] }, classes };
+  const epochs: number[] = [];
+  const r = await linearEval(encoder, data, settings, {
+    featureDir: `${tmp}/features`,
+    stateDir: `${tmp}/probe`,
+    onEpoch: (rep) => void epochs.push(rep.epoch),
+  });
+  assertEquals(applied, n + 45, "features computed once per image");
+  assertEquals(epochs, [0, 1, 2, 3, 4]);
+  assertEquals(r.final.top1, 100);
+  assertEquals(r.knn, { top1: 100, top5: 100 });
+  assertEquals(r.shape, { dim: h, train: n, test: 45 });
+  // A second run reuses the cached features and the finished probe state.
+  applied = 0;
+  const epochs2: number[] = [];
+  const again = await linearEval(encoder, data, settings, {
+    featureDir: `${tmp}/features`,
+    stateDir: `${tmp}/probe`,
+    onEpoch: (rep) => void epochs2.push(rep.epoch),
+  });
+  assertEquals(applied, 0);
+  assertEquals(epochs2, [0, 1, 2, 3, 4], "restored epochs are reported again");
+  assertEquals(again.history, r.history);
+  // augment: true runs the encoder on a fresh view of every training batch, every epoch.
+  applied = 0;
+  let views = 0;
+  const aug = await linearEval(encoder, data, { ...settings, augment: true }, {
+    featureDir: `${tmp}/features`,
+    view: (x, vrng) => {
+      views++;
+      const flip = vrng.bernoulli(0.5);
+      return tf.tidy(() => {
+        const v = x.sub(0.4).div(0.3) as tf.Tensor4D;
+        return flip ? tf.reverse(v, 2) : v; // a horizontal flip keeps the row structure
+      });
+    },
+  });
+  assertEquals(views, 5 * Math.ceil(n / 16));
+  assertEquals(applied, 5 * n);
+  assertEquals(aug.final.top1, 100);
+  await Deno.remove(tmp, { recursive: true });
+});
