@@ -47,6 +47,7 @@ export function diffValues(a: unknown, b: unknown, path = ""): string[] {
     const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
     return keys.flatMap((k) => diffValues(a[k], b[k], path ? `${path}.${k}` : k));
   }
+  if (a === undefined && b === undefined) return [];
   if (a !== undefined && b !== undefined && canonicalJson(a) === canonicalJson(b)) return [];
   return [`${path}: ${show(a)} -> ${show(b)}`];
 }

@@ -121,10 +121,12 @@ export function alive(pid: number): boolean {
 
 /**
  * A four-stage experiment of `command` stages: `data` -> `train` (matrix over `env.METHOD`)
- * -> `eval` (fans out) -> `report` (gathers). `epochs` feeds `train` only.
+ * -> `eval` (fans out) -> `report` (gathers). `epochs` feeds `train` only. Every command
+ * appends its instance name to `$RUNLOG` when that is set, so tests see what really ran.
  */
 export function fourStageYaml(opts: { epochs?: number; methods?: string[] } = {}): string {
   const methods = opts.methods ?? ["arb", "bt"];
+  const log = (what: string) => `echo ${what} >> \${RUNLOG:-/dev/null}`;
   return `name: four
 description: a four-stage test pipeline
 profiles:
@@ -132,23 +134,39 @@ profiles:
 stages:
   data:
     uses: command
-    with: { run: "seq 1 5 > $OUT/data.txt", outs: [data.txt] }
+    with: { run: "${log("data")}; seq 1 5 > $OUT/data.txt", outs: [data.txt] }
   train:
     uses: command
     needs: [data]
     matrix: { env.METHOD: [${methods.join(", ")}] }
     with:
-      run: (cat $IN_DATA/data.txt; echo "$METHOD $EPOCHS") > $OUT/model.txt
+      run: ${log("train-$METHOD")}; (cat $IN_DATA/data.txt; echo "$METHOD $EPOCHS") > $OUT/model.txt
       outs: [model.txt]
       env: { EPOCHS: ${opts.epochs ?? 10} }
   eval:
     uses: command
     needs: [train]
-    with: { run: "tail -n 1 $IN_TRAIN/model.txt > $OUT/score.txt", outs: [score.txt] }
+    with: { run: "${
+    log("eval")
+  }; tail -n 1 $IN_TRAIN/model.txt > $OUT/score.txt", outs: [score.txt] }
   report:
     uses: command
     needs: [eval]
     gather: true
-    with: { run: "for d in $IN_EVAL; do cat $d/score.txt; done > $OUT/report.txt", outs: [report.txt] }
+    with:
+      run: ${log("report")}; for d in $IN_EVAL; do cat $d/score.txt; done > $OUT/report.txt
+      outs: [report.txt]
 `;
+}
+
+/** Lines appended to a run log so far (empty when none), then clears it. */
+export async function takeRunLog(path: string): Promise<string[]> {
+  let text = "";
+  try {
+    text = await Deno.readTextFile(path);
+    await Deno.remove(path);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  return text.split("\n").filter(Boolean).sort();
 }
