@@ -126,19 +126,38 @@ function dirOf(path: string): string {
   return i <= 0 ? "/" : path.slice(0, i);
 }
 
-/** Streams `path` through SHA-256 (no cache) and returns the hex digest and byte count. */
+/**
+ * Streams `path` through SHA-256 (no cache) and returns the hex digest and byte count. Two
+ * buffers alternate so the next read (off the main thread) overlaps hashing the current one.
+ */
 export async function sha256File(path: string): Promise<{ sha256: string; size: number }> {
   using file = await Deno.open(path, { read: true });
   const hash = createHash("sha256");
-  const buf = new Uint8Array(CHUNK);
+  const bufs = [new Uint8Array(CHUNK), new Uint8Array(CHUNK)];
   let size = 0;
+  let which = 0;
+  let pending = fill(file, bufs[which]);
   for (;;) {
-    const n = await file.read(buf);
-    if (n === null) break;
-    hash.update(buf.subarray(0, n));
+    const n = await pending;
+    if (n === 0) break;
+    const current = bufs[which];
+    which ^= 1;
+    pending = fill(file, bufs[which]);
+    hash.update(current.subarray(0, n));
     size += n;
   }
   return { sha256: hash.digest("hex"), size };
+}
+
+/** Reads until `buf` is full or the file ends; returns the byte count (0 at the end). */
+async function fill(file: Deno.FsFile, buf: Uint8Array): Promise<number> {
+  let n = 0;
+  while (n < buf.length) {
+    const got = await file.read(buf.subarray(n));
+    if (got === null) break;
+    n += got;
+  }
+  return n;
 }
 
 /** Result of hashing one file. */

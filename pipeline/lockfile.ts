@@ -4,6 +4,7 @@
  * the inputs of its cache key, so `status` can say what changed since. Written atomically.
  */
 import { writeJsonAtomic } from "./atomic.ts";
+import { canonicalJson } from "./canonical.ts";
 import type { OutputManifest, RuntimeInfo } from "./cache.ts";
 import type { Experiment } from "./experiment.ts";
 import type { KeyInputs } from "./key.ts";
@@ -77,11 +78,16 @@ export async function updateLockFile(
   updates: ReadonlyMap<string, LockRecord>,
 ): Promise<void> {
   if (updates.size === 0) return;
-  const previous = (await readLockFile(exp.lockFile).catch(() => null))?.stages ?? {};
+  const old = await readLockFile(exp.lockFile).catch(() => null);
+  const previous = old?.stages ?? {};
   const stages: Record<string, LockRecord> = {};
   for (const inst of exp.instances) {
     const rec = updates.get(inst.id) ?? previous[inst.id];
     if (rec) stages[inst.id] = rec;
+  }
+  // Unchanged records: leave the file alone (no churn in version control on cached runs).
+  if (old && old.experiment === exp.name && canonicalJson(old.stages) === canonicalJson(stages)) {
+    return;
   }
   const lock: LockFile = {
     format: 1,

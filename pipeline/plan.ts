@@ -30,6 +30,11 @@ export interface PlanOptions extends Selection {
   lock: LockFile | null;
   /** Lock file path as shown in reasons. */
   lockDisplay: string;
+  /**
+   * With a profile: the lock file of the run without it, used to explain instances the
+   * profile's own lock file has no record of.
+   */
+  fallback?: { lock: LockFile | null; display: string };
 }
 
 const short = (s: string) => s.slice(0, 12);
@@ -161,8 +166,11 @@ async function planOne(
   if (opts.forced.has(id)) {
     return { id, action: "run", reasons: ["forced (--force)"], key, digest: null };
   }
+  const base = opts.fallback?.lock?.stages[id];
   const reasons = found.status === "corrupt"
     ? [`cached output is corrupt (${found.problem})`]
+    : !rec && base
+    ? explain(base, inputs, key, opts.lockDisplay).map((r) => `${r} (vs ${opts.fallback!.display})`)
     : explain(rec, inputs, key, opts.lockDisplay);
   return { id, action: "run", reasons, key, digest: null };
 }

@@ -51,7 +51,10 @@ export interface StageContext<P> {
   key: string;
   /** Parameters after schema validation (defaults applied, matrix values merged in). */
   params: P;
-  /** Matrix values of this instance (empty when not a matrix stage). */
+  /**
+   * Matrix coordinates of this instance (empty when not a matrix stage): its own matrix
+   * values plus those inherited by fanning out over matrix upstreams, keys sorted.
+   */
   matrix: Record<string, unknown>;
   /**
    * Upstream outputs by upstream stage name (the names in `needs`). One entry per name

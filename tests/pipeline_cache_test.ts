@@ -161,8 +161,10 @@ Deno.test("the lock file records keys, params, upstream and output digests, timi
   assertEquals(train.runtime.deno, Deno.version.deno);
   assertEquals(train.runtime.dependencies.zod, "3.25.76");
 
-  // A profile run writes its own lock file and leaves the default one alone.
+  // A fully cached run leaves the lock file untouched; a profile run writes its own.
   const before = await Deno.readTextFile(`${box.dir}/exp.lock.json`);
+  assertEquals((await box.cli(["reproduce", "exp.yaml"])).code, 0);
+  assertEquals(await Deno.readTextFile(`${box.dir}/exp.lock.json`), before);
   const p = await box.cli(["reproduce", "exp.yaml", "--profile", "smoke"]);
   assertEquals(p.code, 0, p.stderr);
   const smoke: LockFile = JSON.parse(await Deno.readTextFile(`${box.dir}/exp.smoke.lock.json`));

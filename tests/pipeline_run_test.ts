@@ -152,6 +152,11 @@ Deno.test("status explains why each stage would run", async () => {
     /cached +train\[env\.METHOD=arb\] +an earlier output with these exact inputs/.test(s.stdout),
   );
 
+  s = await box.cli(["status", "exp.yaml", "--profile", "smoke"]);
+  assert(
+    /run +train\[env\.METHOD=bt\] +param env\.EPOCHS: 4 -> 1 \(vs exp\.lock\.json\)/.test(s.stdout),
+    s.stdout,
+  );
   // Output of an upstream changed (data), key of a removed cache entry, profile explanations.
   await box.write(fourStageYaml().replace("seq 1 5", "seq 1 6"));
   s = await box.cli(["status", "exp.yaml"]);

@@ -1,7 +1,8 @@
 /** What the CLI subcommands share: their environment and how they open an experiment. */
 import { Cache } from "../cache.ts";
 import { UsageError } from "../errors.ts";
-import { displayPath, type Experiment, loadExperiment } from "../experiment.ts";
+import { displayPath, type Experiment, loadExperiment, lockFileFor } from "../experiment.ts";
+import { readLockFile } from "../lockfile.ts";
 import { StatCache } from "../hash.ts";
 import type { StageRegistry } from "../types.ts";
 
@@ -55,4 +56,16 @@ export function experimentArg(positionals: string[]): string | undefined {
 export function header(exp: Experiment, cacheDir: string): string {
   const profile = exp.profile ? `, profile ${exp.profile}` : "";
   return `experiment ${exp.name} (${exp.displayFile}${profile}), cache ${displayPath(cacheDir)}`;
+}
+
+/** The lock files a plan compares with: the experiment's own and, with a profile, the base one. */
+export async function planLocks(exp: Experiment) {
+  const base = lockFileFor(exp.file, null);
+  return {
+    lock: await readLockFile(exp.lockFile),
+    lockDisplay: displayPath(exp.lockFile),
+    fallback: exp.profile
+      ? { lock: await readLockFile(base), display: displayPath(base) }
+      : undefined,
+  };
 }

@@ -4,15 +4,21 @@
  */
 import { parseArgs } from "node:util";
 import { UsageError } from "../errors.ts";
-import { displayPath } from "../experiment.ts";
-import { type LockRecord, lockRecord, readLockFile, updateLockFile } from "../lockfile.ts";
+import { type LockRecord, lockRecord, updateLockFile } from "../lockfile.ts";
 import { formatPlan, planExperiment } from "../plan.ts";
 import { ConsoleUi } from "../progress.ts";
 import { runExperiment } from "../runner.ts";
 import { resolveSelection } from "../select.ts";
 import { summaryJson, summaryTable, writeSummaryJson } from "../summary.ts";
 import { runtimeInfo } from "../versions.ts";
-import { type CliEnv, experimentArg, header, openCache, openExperiment } from "./common.ts";
+import {
+  type CliEnv,
+  experimentArg,
+  header,
+  openCache,
+  openExperiment,
+  planLocks,
+} from "./common.ts";
 
 const HELP = `usage: deno task reproduce [experiment] [options]
 
@@ -77,8 +83,7 @@ export async function main(args: string[], env: CliEnv): Promise<number> {
       ...selection,
       cache,
       statCache,
-      lock: await readLockFile(exp.lockFile),
-      lockDisplay: displayPath(exp.lockFile),
+      ...(await planLocks(exp)),
     });
     console.log(`dry run: ${header(exp, cache.root)}`);
     console.log(formatPlan(plan));

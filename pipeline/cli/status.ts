@@ -1,10 +1,15 @@
 /** `status [experiment] [--profile P]`: what a run would do with each stage, and why. */
 import { parseArgs } from "node:util";
-import { displayPath } from "../experiment.ts";
-import { readLockFile } from "../lockfile.ts";
 import { formatPlan, planExperiment } from "../plan.ts";
 import { resolveSelection } from "../select.ts";
-import { type CliEnv, experimentArg, header, openCache, openExperiment } from "./common.ts";
+import {
+  type CliEnv,
+  experimentArg,
+  header,
+  openCache,
+  openExperiment,
+  planLocks,
+} from "./common.ts";
 
 const HELP = `usage: deno task status [experiment] [--profile P]
 
@@ -29,8 +34,7 @@ export async function main(args: string[], env: CliEnv): Promise<number> {
     ...resolveSelection(exp, {}),
     cache,
     statCache,
-    lock: await readLockFile(exp.lockFile),
-    lockDisplay: displayPath(exp.lockFile),
+    ...(await planLocks(exp)),
   });
   console.log(header(exp, cache.root));
   console.log(formatPlan(plan));
