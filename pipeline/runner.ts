@@ -151,6 +151,7 @@ export async function runExperiment(exp: Experiment, opts: RunOptions): Promise<
     forced: boolean,
   ): Promise<InstanceResult> {
     const base = { id: inst.id, stage: inst.stage, kind: inst.kind.name, seconds: 0, key };
+    if (signal.aborted) return { ...base, status: "skipped", reason: "interrupted" };
     let lock;
     try {
       lock = await acquireKeyLock(cache.lockPath(key), {

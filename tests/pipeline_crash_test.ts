@@ -91,26 +91,46 @@ stages:
   once:
     uses: command
     with:
-      run: echo ran >> $COUNTER; touch $STARTED; sleep 1; echo x > $OUT/x.txt
+      run: |
+        echo ran >> $COUNTER
+        touch $STARTED
+        while [ ! -f $RELEASE ]; do sleep 0.05; done
+        echo x > $OUT/x.txt
       outs: [x.txt]
   after:
     uses: command
     needs: [once]
     with: { run: "cp $IN_ONCE/x.txt $OUT/y.txt", outs: [y.txt] }
 `);
-  const env = { COUNTER: `${box.dir}/counter`, STARTED: `${box.dir}/started` };
+  const env = {
+    COUNTER: `${box.dir}/counter`,
+    STARTED: `${box.dir}/started`,
+    RELEASE: `${box.dir}/release`,
+  };
   const first = box.spawn(["reproduce", "exp.yaml", "--summary-json", `${box.dir}/1.json`], env);
+  const out1 = Promise.all([readAll(first.stdout), readAll(first.stderr)]);
   await waitForFile(env.STARTED);
   const second = box.spawn(["reproduce", "exp.yaml", "--summary-json", `${box.dir}/2.json`], env);
-  const [s1, , e1] = await Promise.all([
+  // Hold the first process inside the stage until the second says it is waiting for it.
+  let e2 = "";
+  const reader = second.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  const deadline = Date.now() + 20000;
+  while (!e2.includes("waiting once:") && Date.now() < deadline) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    e2 += value;
+  }
+  await Deno.writeTextFile(env.RELEASE, "");
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    e2 += value;
+  }
+  const [s1, s2, , [, e1]] = await Promise.all([
     first.status,
-    readAll(first.stdout),
-    readAll(first.stderr),
-  ]);
-  const [s2, , e2] = await Promise.all([
     second.status,
     readAll(second.stdout),
-    readAll(second.stderr),
+    out1,
   ]);
   assertEquals([s1.code, s2.code], [0, 0], e1 + e2);
   assertEquals(await Deno.readTextFile(env.COUNTER), "ran\n", "the stage ran exactly once");

@@ -49,8 +49,8 @@ stages:
 Deno.test("--jobs runs independent stages concurrently; --jobs 1 one at a time", async () => {
   const yaml = `name: par
 stages:
-  a: { uses: command, with: { run: "date +%s%N > $MARKS/a.start; sleep 0.4; date +%s%N > $MARKS/a.end" } }
-  b: { uses: command, with: { run: "date +%s%N > $MARKS/b.start; sleep 0.4; date +%s%N > $MARKS/b.end" } }
+  a: { uses: command, with: { run: "date +%s%N > $MARKS/a.start; sleep 0.6; date +%s%N > $MARKS/a.end" } }
+  b: { uses: command, with: { run: "date +%s%N > $MARKS/b.start; sleep 0.6; date +%s%N > $MARKS/b.end" } }
 `;
   for (const jobs of [2, 1]) {
     await using box = await sandbox(yaml);
