@@ -2,7 +2,7 @@
  * The content-addressed output cache. Layout under the cache root:
  *
  * ```
- * objects/<key>/         committed outputs + .manifest.json (files read-only)
+ * objects/<key>/         committed outputs + .manifest.json (never modified in place)
  * tmp/<key>.<pid>.<id>/  fresh work folders, renamed into objects/ only on success
  * state/<key>/           ctx.stateDir: survives a crashed attempt, deleted after commit
  * locks/<key>.lock       per-key OS file locks (see key_lock.ts)
@@ -125,9 +125,10 @@ export class Cache {
   }
 
   /**
-   * Commits `workDir` as the output of `key`: makes its files read-only, hashes them, writes
-   * the manifest and renames the folder into place, replacing an existing entry (forced
-   * re-run or corrupt entry). Call while holding the key's lock.
+   * Commits `workDir` as the output of `key`: hashes its files, writes the manifest and
+   * renames the folder into place, replacing an existing entry (forced re-run or corrupt
+   * entry). Call while holding the key's lock. Files are left writable on purpose: copies
+   * made by later stages keep their mode, and any change to an entry is caught on lookup.
    */
   async commit(
     key: string,
@@ -136,7 +137,6 @@ export class Cache {
     statCache: StatCache,
   ): Promise<OutputManifest> {
     const dir = this.objectDir(key);
-    await makeReadOnly(workDir);
     const files = await hashTree(workDir, statCache, dir);
     const manifest: OutputManifest = {
       format: 1,
@@ -170,13 +170,5 @@ async function exists(path: string): Promise<boolean> {
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return false;
     throw e;
-  }
-}
-
-async function makeReadOnly(dir: string): Promise<void> {
-  for await (const e of Deno.readDir(dir)) {
-    const path = `${dir}/${e.name}`;
-    if (e.isDirectory) await makeReadOnly(path);
-    else if (e.isFile) await Deno.chmod(path, 0o444);
   }
 }

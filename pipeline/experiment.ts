@@ -3,6 +3,7 @@
  * stages, loads (only) the stage kinds it uses and expands the matrix into instances.
  * Every problem is reported at once, each with `file:line:column`.
  */
+import { resolve } from "node:path";
 import { orderStages } from "./dag.ts";
 import { SpecError, UsageError } from "./errors.ts";
 import { expandInstances, type Instance } from "./expand.ts";
@@ -41,10 +42,6 @@ export function displayPath(path: string): string {
   return path.startsWith(cwd + "/") ? path.slice(cwd.length + 1) : path;
 }
 
-function absolute(path: string): string {
-  return path.startsWith("/") ? path : `${Deno.cwd()}/${path}`.replace(/\/\.\//g, "/");
-}
-
 /**
  * Resolves an experiment argument: a path to a YAML file (contains `/` or ends in
  * `.yaml`/`.yml`), or a name looked up as `configsDir/<name>.yaml`. A missing experiment is
@@ -53,7 +50,7 @@ function absolute(path: string): string {
 export async function resolveExperimentFile(arg: string, configsDir: string): Promise<string> {
   const isPath = arg.includes("/") || /\.ya?ml$/.test(arg);
   const candidates = isPath
-    ? [absolute(arg)]
+    ? [resolve(arg)]
     : [`${configsDir}/${arg}.yaml`, `${configsDir}/${arg}.yml`];
   for (const c of candidates) {
     try {

@@ -4,6 +4,7 @@
  * content digests of the upstream outputs it reads (by upstream instance id) and the kind's
  * optional fingerprint (e.g. digests of external input files).
  */
+import { resolve } from "node:path";
 import { hashValue } from "./canonical.ts";
 import type { Instance } from "./expand.ts";
 import { hashFile, type StatCache } from "./hash.ts";
@@ -33,7 +34,7 @@ export function cacheKey(inputs: KeyInputs): string {
 export function fingerprintTools(statCache: StatCache): FingerprintTools {
   return {
     async hashPath(path: string): Promise<string> {
-      const abs = path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
+      const abs = resolve(path);
       const info = await Deno.stat(abs);
       if (info.isDirectory) return treeDigest(await hashTree(abs, statCache));
       return (await hashFile(abs, statCache)).sha256;

@@ -4,6 +4,7 @@
  * the inputs of its cache key, so `status` can say what changed since. Written atomically.
  */
 import { writeJsonAtomic } from "./atomic.ts";
+import { UsageError } from "./errors.ts";
 import { canonicalJson } from "./canonical.ts";
 import type { OutputManifest, RuntimeInfo } from "./cache.ts";
 import type { Experiment } from "./experiment.ts";
@@ -46,7 +47,7 @@ export async function readLockFile(path: string): Promise<LockFile | null> {
     const data = JSON.parse(text);
     if (data?.format === 1 && typeof data.stages === "object") return data as LockFile;
   } catch { /* reported below */ }
-  throw new Error(`${path} is not a valid lock file; delete it to start afresh`);
+  throw new UsageError(`${path} is not a valid lock file; delete it to start afresh`);
 }
 
 /** Builds the record of an instance from its key inputs and committed manifest. */

@@ -31,6 +31,7 @@ export interface ConsoleUiOptions {
 }
 
 interface Track {
+  started: number;
   first?: { step: number; t: number };
   last?: Progress & { t: number };
   printed?: number;
@@ -63,12 +64,15 @@ export function formatProgress(p: Progress, rate: number | null): string {
 export class ConsoleUi implements RunUi {
   #tracks = new Map<string, Track>();
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /** Live mode: redraws once a second so running stages show their elapsed time. */
+  #tick: ReturnType<typeof setInterval> | undefined;
   #lineShown = false;
   #write: (text: string) => void;
 
   constructor(private readonly opts: ConsoleUiOptions) {
     this.#write = opts.write ?? ((t) => Deno.stderr.writeSync(encoder.encode(t)));
     if (!opts.live) this.#timer = setInterval(() => this.#printPeriodic(), opts.intervalMs);
+    else this.#tick = setInterval(() => this.#scheduleRedraw(), 1000);
   }
 
   info(message: string): void {
@@ -84,7 +88,7 @@ export class ConsoleUi implements RunUi {
   }
 
   stageStart(id: string): void {
-    this.#tracks.set(id, {});
+    this.#tracks.set(id, { started: performance.now() });
   }
 
   stageProgress(id: string, p: Progress): void {
@@ -103,7 +107,8 @@ export class ConsoleUi implements RunUi {
 
   close(): void {
     if (this.#timer !== undefined) clearInterval(this.#timer);
-    this.#timer = undefined;
+    if (this.#tick !== undefined) clearInterval(this.#tick);
+    this.#timer = this.#tick = undefined;
     this.#clearLine();
   }
 
@@ -136,7 +141,10 @@ export class ConsoleUi implements RunUi {
   #drawLive(): void {
     const parts: string[] = [];
     for (const [id, t] of this.#tracks) {
-      if (t.last) parts.push(`${id} ${formatProgress(t.last, this.#rate(t))}`);
+      const elapsed = formatDuration((performance.now() - t.started) / 1000);
+      parts.push(
+        `${id} ${t.last ? formatProgress(t.last, this.#rate(t)) : "running"} [${elapsed}]`,
+      );
     }
     if (parts.length === 0) return;
     let cols = 120;

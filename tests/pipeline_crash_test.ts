@@ -5,7 +5,7 @@
  * on one cache run a stage once.
  */
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
-import { alive, readAll, sandbox, statuses, waitForFile } from "./pipeline_helpers.ts";
+import { alive, readAll, readPid, sandbox, statuses, waitForFile } from "./pipeline_helpers.ts";
 
 /** One stage that checkpoints to $STATE, then hangs while $HANG is set. */
 const HANGING = `name: hang
@@ -24,6 +24,7 @@ stages:
 `;
 
 function killGroup(pid: number) {
+  assert(pid > 1, `refusing to signal process group ${pid}`);
   try {
     Deno.kill(-pid, "SIGKILL");
   } catch { /* already gone */ }
@@ -33,9 +34,8 @@ Deno.test("kill -9 mid-stage leaves nothing in the cache; the next run re-runs a
   await using box = await sandbox(HANGING);
   const pidFile = `${box.dir}/pid`;
   const child = box.spawn(["reproduce", "exp.yaml"], { PIDFILE: pidFile, HANG: "1" });
-  await waitForFile(pidFile);
+  const bash = await readPid(pidFile);
   await waitForFile(`${box.cache}/state`);
-  const bash = Number((await Deno.readTextFile(pidFile)).trim());
   await new Promise((r) => setTimeout(r, 200)); // let it write its partial output
   child.kill("SIGKILL");
   const st = await child.status;
@@ -67,8 +67,7 @@ Deno.test("SIGTERM stops the stage's process group, removes its work folder, exi
     PIDFILE: pidFile,
     HANG: "1",
   });
-  await waitForFile(pidFile);
-  const bash = Number((await Deno.readTextFile(pidFile)).trim());
+  const bash = await readPid(pidFile);
   await new Promise((r) => setTimeout(r, 200));
   child.kill("SIGTERM");
   const [st, stdout, stderr] = await Promise.all([

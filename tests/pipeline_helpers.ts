@@ -109,6 +109,20 @@ export async function waitForFile(path: string, timeoutMs = 10000): Promise<void
   }
 }
 
+/**
+ * Waits for a pid file written by `echo $$ > file` and returns the pid. Polls until a whole
+ * line is there: the file exists a moment before its content does.
+ */
+export async function readPid(path: string, timeoutMs = 10000): Promise<number> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const text = await Deno.readTextFile(path).catch(() => "");
+    if (/^\d+\n$/.test(text) && Number(text) > 0) return Number(text);
+    if (Date.now() > end) throw new Error(`timed out waiting for a pid in ${path}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
 /** True while a process with `pid` exists. */
 export function alive(pid: number): boolean {
   try {

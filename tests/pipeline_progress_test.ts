@@ -30,6 +30,7 @@ Deno.test("live mode redraws one line and keeps log lines above it", async () =>
   assert(!out.endsWith("\n"), "the live line has no newline");
   ui.stageLog("train", "hello");
   assertStringIncludes(out, "\r\x1b[K[train] hello\ntrain 2/4 (50%)");
+  assertStringIncludes(out, "loss 0.5 [0s]");
   ui.stageEnd("train");
   ui.close();
   assert(out.endsWith("\r\x1b[K"), "closing clears the live line");

@@ -1,4 +1,5 @@
 /** What the CLI subcommands share: their environment and how they open an experiment. */
+import { resolve } from "node:path";
 import { Cache } from "../cache.ts";
 import { UsageError } from "../errors.ts";
 import { displayPath, type Experiment, loadExperiment, lockFileFor } from "../experiment.ts";
@@ -20,9 +21,7 @@ export type Subcommand = (args: string[], env: CliEnv) => Promise<number>;
 
 /** The cache folder: `ARB_CACHE_DIR` (relative to the working folder) or `<root>/.cache`. */
 export function cacheRoot(env: CliEnv): string {
-  const dir = Deno.env.get("ARB_CACHE_DIR");
-  if (!dir) return `${env.root}/.cache`;
-  return dir.startsWith("/") ? dir : `${Deno.cwd()}/${dir}`;
+  return resolve(Deno.env.get("ARB_CACHE_DIR") || `${env.root}/.cache`);
 }
 
 /** Loads the experiment `arg` (or the default) with `profile`. */
