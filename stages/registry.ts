@@ -8,4 +8,5 @@ import type { StageRegistry } from "../pipeline/types.ts";
 /** The registry the CLI runs experiments with. */
 export const registry: StageRegistry = {
   command: () => import("./command.ts").then((m) => m.kind),
+  fetch_dataset: () => import("./fetch_dataset.ts").then((m) => m.fetchDatasetKind),
 };
