@@ -114,7 +114,8 @@ stages:
     uses: fetch_datset
 `);
   assertStringIncludes(msg, 'exp.yaml:4:11: stage "data" uses unknown kind "fetch_datset"');
-  assertStringIncludes(msg, "known kinds: command, toy");
+  assertStringIncludes(msg, `(known kinds: ${Object.keys(testRegistry).sort().join(", ")})`);
+  assertStringIncludes(msg, "command, ");
 });
 
 Deno.test("unknown needs is reported at the entry that names it", async () => {
