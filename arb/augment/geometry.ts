@@ -1,9 +1,8 @@
 /**
- * Batched crops and flips: bilinear resized crops with `tf.image.cropAndResize` (one box per
- * image), exact integer crops with shift matrices.
+ * Batched crops and flips with `tf.image.cropAndResize` (one box per image; its kernel exists
+ * on the cpu and wasm backends): bilinear resized crops, and exact integer crops.
  */
 import { tf } from "../tf.ts";
-import { applySeparable } from "./separable.ts";
 
 /** A crop in input pixels. */
 export interface CropBox {
@@ -54,8 +53,10 @@ export function resizedCrop(x: tf.Tensor4D, boxes: CropBox[], flips: boolean[]):
 /**
  * torchvision RandomCrop(size = input, padding) then RandomHorizontalFlip: the input-sized
  * window at (top, left) of the image zero-padded by `padding` on every side, flipped where
- * `flips[i]`. Exact (0/1 shift matrices: every output value is one input value or 0).
- * (Not `cropAndResize` "nearest": on the wasm backend it ignores the box's x offset.)
+ * `flips[i]`. Exact: the image is zero-padded (asymmetrically) to a side of 2^k + 1, so every
+ * box coordinate is a dyadic fraction and `cropAndResize` samples integer positions with zero
+ * interpolation weight in float32 and float64 alike. (Its "nearest" mode is not used: on the
+ * wasm backend it ignores the box's x offset.)
  */
 export function paddedCrop(
   x: tf.Tensor4D,
@@ -69,19 +70,27 @@ export function paddedCrop(
       `paddedCrop: need ${n} offsets and flips, got ${offsets.length} and ${flips.length}`,
     );
   }
-  const rows = new Float32Array(n * h * h), cols = new Float32Array(n * w * w);
+  const side = 2 ** Math.ceil(Math.log2(Math.max(h, w) + 2 * padding - 1)) + 1;
+  const span = side - 1;
+  const coords = new Float32Array(4 * n);
   offsets.forEach(({ top, left }, i) => {
     if (top < 0 || top > 2 * padding || left < 0 || left > 2 * padding) {
       throw new Error(`paddedCrop: offset (${top}, ${left}) outside [0, ${2 * padding}]`);
     }
-    for (let r = 0; r < h; r++) {
-      const s = r + top - padding;
-      if (s >= 0 && s < h) rows[i * h * h + r * h + s] = 1;
-    }
-    for (let c = 0; c < w; c++) {
-      const s = (flips[i] ? w - 1 - c : c) + left - padding;
-      if (s >= 0 && s < w) cols[i * w * w + c * w + s] = 1;
-    }
+    const y1 = top / span, y2 = (top + h - 1) / span, x1 = left / span, x2 = (left + w - 1) / span;
+    coords.set(flips[i] ? [y1, x2, y2, x1] : [y1, x1, y2, x2], 4 * i);
   });
-  return applySeparable(x, rows, cols);
+  return tf.tidy(() => {
+    const padded = x.pad([[0, 0], [padding, side - h - padding], [padding, side - w - padding], [
+      0,
+      0,
+    ]]);
+    return tf.image.cropAndResize(
+      padded as tf.Tensor4D,
+      tf.tensor2d(coords, [n, 4]),
+      tf.range(0, n, 1, "int32") as tf.Tensor1D,
+      [h, w],
+      "bilinear",
+    );
+  });
 }

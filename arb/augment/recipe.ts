@@ -83,29 +83,39 @@ const gray28View1: ViewRecipe = {
   solarize: { p: 0, threshold: SOLARIZE_THRESHOLD },
 };
 
-/** The built-in recipes. */
-export const recipes = {
-  /** DESIGN.md CIFAR view 1: crop 0.08-1, flip, jitter (0.4, 0.4, 0.2, 0.1) p 0.8, gray 0.2, blur 0.2. */
-  cifarView1,
-  /** DESIGN.md CIFAR view 2: as view 1 but blur p 0.1 and solarize p 0.2. */
-  cifarView2: {
-    ...cifarView1,
-    blur: { ...cifarView1.blur, p: 0.1 },
-    solarize: { ...cifarView1.solarize, p: 0.2 },
-  },
-  /** Fashion-MNIST view 1: crop 0.2-1, flip, brightness/contrast 0.4 p 0.8, blur (0.1-1) p 0.2. */
-  gray28View1,
-  /** Fashion-MNIST view 2: as view 1 but blur p 0.1 and solarize p 0.2. */
-  gray28View2: {
-    ...gray28View1,
-    blur: { ...gray28View1.blur, p: 0.1 },
-    solarize: { ...gray28View1.solarize, p: 0.2 },
-  },
-  /** Normalisation only. */
-  none: off as ViewRecipe,
-  /** Linear evaluation: random crop with zero padding 4, and flip. */
-  cropFlip: { ...off, crop: { kind: "pad", padding: 4 }, flip: 0.5 } as ViewRecipe,
-} satisfies Record<string, ViewRecipe>;
+function deepFreeze<T>(o: T): T {
+  if (typeof o === "object" && o !== null) {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}
+
+/** The built-in recipes (frozen: derive variants with `parseRecipe(name, overrides)` or spreads). */
+export const recipes = deepFreeze(
+  {
+    /** DESIGN.md CIFAR view 1: crop 0.08-1, flip, jitter (0.4, 0.4, 0.2, 0.1) p 0.8, gray 0.2, blur 0.2. */
+    cifarView1,
+    /** DESIGN.md CIFAR view 2: as view 1 but blur p 0.1 and solarize p 0.2. */
+    cifarView2: {
+      ...cifarView1,
+      blur: { ...cifarView1.blur, p: 0.1 },
+      solarize: { ...cifarView1.solarize, p: 0.2 },
+    },
+    /** Fashion-MNIST view 1: crop 0.2-1, flip, brightness/contrast 0.4 p 0.8, blur (0.1-1) p 0.2. */
+    gray28View1,
+    /** Fashion-MNIST view 2: as view 1 but blur p 0.1 and solarize p 0.2. */
+    gray28View2: {
+      ...gray28View1,
+      blur: { ...gray28View1.blur, p: 0.1 },
+      solarize: { ...gray28View1.solarize, p: 0.2 },
+    },
+    /** Normalisation only. */
+    none: off as ViewRecipe,
+    /** Linear evaluation: random crop with zero padding 4, and flip. */
+    cropFlip: { ...off, crop: { kind: "pad", padding: 4 }, flip: 0.5 } as ViewRecipe,
+  } satisfies Record<string, ViewRecipe>,
+);
 
 /** Name of a built-in recipe. */
 export type RecipeName = keyof typeof recipes;
