@@ -188,6 +188,41 @@ Deno.test("barlow_twins: gradient equals float64 and float32 finite differences"
   tf.dispose([t1, t2, g1, g2]);
 });
 
+Deno.test("losses: wasm gradients equal cpu gradients; tensor count flat across steps", async () => {
+  const rng = new Rng(8);
+  const [z1, z2] = randomViews(rng, 12, 6);
+  const cases: [string, Record<string, unknown>][] = [
+    ["arb", { groups: 2, swap: true, permutation: fixedPerm(6) }],
+    ["arb", { groups: 3, swap: true, rng: new Rng(4) }],
+    ["arb", { whitening: "newton_schulz" }],
+    ["barlow_twins", {}],
+  ];
+  const grads: Record<string, number[][][]> = {};
+  for (const backend of BACKENDS) {
+    await tf.setBackend(backend);
+    const [t1, t2] = [tf.tensor2d(z1), tf.tensor2d(z2)];
+    cases.forEach(([name, opts], k) => {
+      const o = { ...opts, ...(opts.rng ? { rng: new Rng(4) } : {}) }; // same permutation per backend
+      const f = (a: tf.Tensor, b: tf.Tensor) => losses[name](a as tf.Tensor2D, b as tf.Tensor2D, o);
+      const counts: number[] = [];
+      for (let step = 0; step < 3; step++) {
+        const g = tf.grads(f)([t1, t2]);
+        if (step === 0) grads[`${backend}${k}`] = g.map((x) => x.arraySync() as number[][]);
+        tf.dispose(g);
+        counts.push(tf.memory().numTensors);
+      }
+      assert(counts.every((c) => c === counts[0]), `${backend} ${name}: tensor counts ${counts}`);
+    });
+    tf.dispose([t1, t2]);
+  }
+  cases.forEach(([name], k) => {
+    for (const v of [0, 1]) {
+      const err = maxRelErr(grads[`wasm${k}`][v], grads[`cpu${k}`][v]);
+      assert(err < 1e-3, `${name} case ${k}: wasm vs cpu gradient ${err}`);
+    }
+  });
+});
+
 Deno.test("arb: already-white identical views give the closed-form minimum", async () => {
   // Rows 1..D of the 8x8 Sylvester-Hadamard matrix: zero mean, orthogonal, sum of squares 8.
   const hadamard = (i: number, j: number) => (-1) ** popcount(i & j);

@@ -82,9 +82,8 @@ export function arbLoss(z1: tf.Tensor2D, z2: tf.Tensor2D, options: ArbOptions = 
   return tf.tidy(() => {
     let x1 = z1.transpose() as tf.Tensor2D, x2 = z2.transpose() as tf.Tensor2D;
     if (permutation) {
-      const idx = tf.tensor1d(permutation, "int32");
-      x1 = x1.gather(idx);
-      x2 = x2.gather(idx);
+      x1 = permuteRows(x1, permutation);
+      x2 = permuteRows(x2, permutation);
     }
     x1 = standardizeRows(x1);
     x2 = standardizeRows(x2);
@@ -98,6 +97,23 @@ export function arbLoss(z1: tf.Tensor2D, z2: tf.Tensor2D, options: ArbOptions = 
     const align = (x: tf.Tensor2D, b: tf.Tensor2D) => x.mul(b).sum(1).div(n).sub(1).square().sum();
     return align(x1, b2).add(align(x2, b1)) as tf.Scalar;
   });
+}
+
+/**
+ * Rows of x reordered by `permutation` (row i of the result is row permutation[i] of x), with
+ * the gradient as the inverse reordering: tf.gather's own gradient needs UnsortedSegmentSum,
+ * which the wasm backend lacks.
+ */
+export function permuteRows(x: tf.Tensor2D, permutation: number[]): tf.Tensor2D {
+  const inverse = new Int32Array(permutation.length);
+  permutation.forEach((p, i) => (inverse[p] = i));
+  const op = tf.customGrad(
+    ((t: tf.Tensor2D) => ({
+      value: tf.gather(t, tf.tensor1d(permutation, "int32")),
+      gradFunc: (dy: tf.Tensor2D) => tf.gather(dy, tf.tensor1d(inverse, "int32")),
+    })) as unknown as Parameters<typeof tf.customGrad>[0],
+  );
+  return op(x) as tf.Tensor2D;
 }
 
 function swapPermutation(d: number, fixed: number[] | undefined, rng: Rng | undefined): number[] {
