@@ -1,17 +1,34 @@
 /**
- * Benchmark entry: `deno task bench <name>` runs `bench/<name>.ts` (each benchmark module runs
- * itself when it is the main module, and exports its function for this dispatcher).
+ * Benchmark dispatcher: `deno task bench [name]` runs `bench/<name>.ts`, or every benchmark
+ * in `bench/` when no name is given, each in its own process. Scratch goes to `bench/out/`.
  */
-const name = Deno.args[0];
-if (!name || !/^[a-z0-9_]+$/.test(name)) {
-  console.error("usage: deno task bench <name>   (a file bench/<name>.ts)");
-  Deno.exit(2);
+const here = new URL(".", import.meta.url).pathname;
+
+/** Names of the benchmarks in `bench/` (every `*.ts` but this dispatcher), sorted. */
+export function benchNames(): string[] {
+  return [...Deno.readDirSync(here)]
+    .filter((e) => e.isFile && e.name.endsWith(".ts") && e.name !== "mod.ts")
+    .map((e) => e.name.slice(0, -3))
+    .sort();
 }
-const url = new URL(`./${name}.ts`, import.meta.url);
-if (!(await Deno.stat(url).catch(() => null))) {
-  console.error(`no benchmark named "${name}" (bench/${name}.ts does not exist)`);
-  Deno.exit(2);
+
+if (import.meta.main) {
+  const known = benchNames();
+  const wanted = Deno.args.length ? Deno.args : known;
+  const unknown = wanted.filter((n) => !known.includes(n));
+  if (unknown.length) {
+    console.error(`unknown benchmark ${unknown.join(", ")} (known: ${known.join(", ")})`);
+    Deno.exit(2);
+  }
+  let failed = 0;
+  for (const name of wanted) {
+    console.log(`== bench ${name}`);
+    const st = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `${here}${name}.ts`],
+      stdout: "inherit",
+      stderr: "inherit",
+    }).spawn().status;
+    if (!st.success) failed++;
+  }
+  Deno.exit(failed ? 1 : 0);
 }
-const mod = await import(url.href);
-const fn = Object.values(mod).find((v) => typeof v === "function" && v.name.startsWith("bench"));
-if (typeof fn === "function") await fn(Deno.args.slice(1));
