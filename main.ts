@@ -20,6 +20,14 @@ const commands: Record<string, Entry> = {
     about: "say what reproduce would run, and why",
     load: () => import("./pipeline/cli/status.ts"),
   },
+  report: {
+    about: "render reports/<experiment>/ from the metrics database",
+    load: () => import("./reports/cli.ts"),
+  },
+  metrics: {
+    about: "rebuild the metrics database from the cache (or ingest run folders)",
+    load: () => import("./metrics/cli.ts"),
+  },
 };
 
 function usage(): string {

@@ -5,14 +5,16 @@
  *   ingest DIR... [--db FILE]           add (or replace) the runs recorded in these folders
  */
 import { parseArgs } from "node:util";
+import { join, resolve } from "node:path";
+import type { CliEnv } from "../pipeline/cli/common.ts";
 import { MetricsDb, metricsDbPath } from "./db.ts";
 import { ingestRunDirs, rebuildMetricsDb } from "./rebuild.ts";
 
 const USAGE = `usage: deno task metrics rebuild [--cache DIR] [--db FILE]
        deno task metrics ingest DIR... [--db FILE]`;
 
-/** Runs the CLI with `args`; returns the exit code. */
-export async function main(args: string[]): Promise<number> {
+/** Runs the CLI with `args`; returns the exit code. `env` is given when run through `main.ts`. */
+export async function main(args: string[], env?: CliEnv): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({
@@ -25,12 +27,15 @@ export async function main(args: string[]): Promise<number> {
     return 2;
   }
   const [command, ...rest] = parsed.positionals;
+  // Under main.ts the cache is the engine's: ARB_CACHE_DIR or <repository>/.cache.
+  const cacheDir = parsed.values.cache ??
+    (env ? resolve(Deno.env.get("ARB_CACHE_DIR") || join(env.root, ".cache")) : undefined);
   if (parsed.values.help || command === undefined) {
     console.log(USAGE);
     return command === undefined && !parsed.values.help ? 2 : 0;
   }
   if (command === "rebuild") {
-    const s = await rebuildMetricsDb({ cacheDir: parsed.values.cache, dbPath: parsed.values.db });
+    const s = await rebuildMetricsDb({ cacheDir, dbPath: parsed.values.db });
     console.log(
       `rebuilt ${s.dbPath}: ${s.runs} runs, ${s.metrics} samples, ${s.results} results`,
     );
@@ -41,7 +46,7 @@ export async function main(args: string[]): Promise<number> {
       console.error(`ingest needs at least one run folder\n${USAGE}`);
       return 2;
     }
-    const db = MetricsDb.shared(parsed.values.db ?? metricsDbPath(parsed.values.cache));
+    const db = MetricsDb.shared(parsed.values.db ?? metricsDbPath(cacheDir));
     const records = await ingestRunDirs(db, rest);
     console.log(`ingested ${records.length} runs into ${db.path}`);
     return 0;

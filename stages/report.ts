@@ -19,8 +19,8 @@ import type { StageContext, StageKind } from "../pipeline/types.ts";
 const Params = z.object({
   /** The paper's numbers (default: configs/paper.yaml of this project). */
   paper: z.string().min(1).optional(),
-  /** Where the readable copy goes: `<out>/<experiment>/` (relative to the working folder). */
-  out: z.string().min(1).default("reports"),
+  /** Where the readable copy goes: `<out>/<experiment>/` (default: this project's `reports/`). */
+  out: z.string().min(1).optional(),
 }).strict();
 
 type Params = z.output<typeof Params>;
@@ -31,7 +31,7 @@ async function run(ctx: StageContext<Params>): Promise<void> {
   const { hasRunFiles } = await import("../metrics/files.ts");
   const { ingestRunDirs } = await import("../metrics/rebuild.ts");
   const { loadReportData } = await import("../reports/data.ts");
-  const { loadPaperTable, PAPER_YAML } = await import("../reports/paper.ts");
+  const { loadPaperTable } = await import("../reports/paper.ts");
   const { renderReport, writeReportFiles } = await import("../reports/write.ts");
 
   const dirs: string[] = [];
@@ -47,7 +47,7 @@ async function run(ctx: StageContext<Params>): Promise<void> {
   const db = MetricsDb.shared(metricsDbPath(ctx.cacheDir));
   const records = await ingestRunDirs(db, dirs);
   ctx.log(`ingested ${records.length} upstream runs into ${db.path}`);
-  const paper = await loadPaperTable(ctx.params.paper ?? PAPER_YAML);
+  const paper = await loadPaperTable(paperFile(ctx.params));
   const data = await loadReportData(db, {
     experiment: ctx.experiment,
     profile: ctx.profile,
@@ -55,9 +55,17 @@ async function run(ctx: StageContext<Params>): Promise<void> {
   }, paper);
   const files = await renderReport(data);
   await writeReportFiles(join(ctx.outDir, "report"), files);
-  const readable = resolve(ctx.params.out, ctx.experiment);
+  const readable = resolve(
+    ctx.params.out ?? new URL("../reports/", import.meta.url).pathname,
+    ctx.experiment,
+  );
   await writeReportFiles(readable, files);
   ctx.log(`report: ${join(readable, "index.html")}`);
+}
+
+/** The paper's numbers file a report reads (module-relative default, no heavy import). */
+function paperFile(params: Params): string {
+  return params.paper ?? new URL("../configs/paper.yaml", import.meta.url).pathname;
 }
 
 /** The `report` stage kind. */
@@ -67,5 +75,7 @@ export const kind: StageKind<typeof Params> = {
   description:
     "renders reports/<experiment>/ (table vs the paper, curves, metadata) from upstream runs",
   schema: Params,
+  // A corrected paper.yaml must re-render the report even though no upstream changed.
+  fingerprint: async (params, tools) => ({ paper: await tools.hashPath(paperFile(params)) }),
   run,
 };

@@ -299,6 +299,74 @@ Deno.test("report stage: ingests its upstream runs into a fresh database and ren
   assertEquals([...Deno.readDirSync(outDir)].map((e) => e.name), ["report"]);
 });
 
+/** A run folder written by a shell command, as any program could (see the command kind). */
+const FAKE_RUN = String.raw`
+cat > "$OUT/run.json" <<JSON
+{"run":"fake-$METHOD","experiment":"report-pipeline","profile":null,"stageId":"eval_$METHOD",
+ "kind":"linear_eval","method":"$METHOD","dataset":"cifar100","params":{},"status":"ok",
+ "started":"2024-01-01T00:00:00.000Z","finished":"2024-01-01T00:01:00.000Z"}
+JSON
+for e in 0 1 2; do
+  echo "{\"run\":\"fake-$METHOD\",\"step\":null,\"epoch\":$e,\"name\":\"linear_top1\",\"value\":$TOP1,\"time\":\"2024-01-01T00:00:3$e.000Z\"}"
+done > "$OUT/metrics.jsonl"
+cat > "$OUT/results.json" <<JSON
+{"linear_top1_best": $TOP1, "linear_top5_best": 90.5, "linear_top1_final": $TOP1,
+ "linear_top5_final": 89.25, "knn_top1": 50, "knn_top5": 80}
+JSON
+`;
+
+Deno.test("pipeline: report stage and `main.ts report` agree, also from a fresh database", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "arb-report-pipeline-" });
+  const root = new URL("..", import.meta.url).pathname;
+  const stage = (method: string, top1: number) =>
+    `  eval_${method}:\n    uses: command\n    with:\n` +
+    `      env: { METHOD: ${method}, TOP1: ${top1} }\n` +
+    `      run: ${JSON.stringify(FAKE_RUN)}\n      outs: [run.json, results.json, metrics.jsonl]\n`;
+  await Deno.writeTextFile(
+    `${tmp}/exp.yaml`,
+    `name: report-pipeline\nstages:\n${stage("arb", 66.5)}${stage("random_init", 21.25)}` +
+      `  report:\n    uses: report\n    needs: [eval_arb, eval_random_init]\n` +
+      `    with: { out: ${tmp}/readable }\n`,
+  );
+  const env = { ARB_CACHE_DIR: `${tmp}/cache` };
+  const main = async (...args: string[]) => {
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "main.ts", ...args],
+      cwd: root,
+      env,
+    }).output();
+    const dec = new TextDecoder();
+    const out = dec.decode(r.stdout) + dec.decode(r.stderr);
+    assertEquals(r.code, 0, out);
+    return out;
+  };
+  await main("reproduce", `${tmp}/exp.yaml`);
+  const fromStage = await Deno.readTextFile(`${tmp}/readable/report-pipeline/table.md`);
+  assertStringIncludes(
+    fromStage,
+    "| ARB | 69.57 (91.77) | 66.50 (90.50) | −3.07 | 66.50 (89.25) | 50.00 (80.00) |",
+  );
+  assertStringIncludes(fromStage, "| Random init | — | 21.25 (90.50) | — |");
+  // The subcommand finds the runs through the lock file and renders the same table.
+  await main("report", `${tmp}/exp.yaml`, "--out", `${tmp}/cli`);
+  assertEquals(await Deno.readTextFile(`${tmp}/cli/table.md`), fromStage);
+  // A fresh database: the cached re-run runs nothing, and the report re-ingests the cache.
+  await Deno.remove(`${tmp}/cache/metrics.duckdb`);
+  assertStringIncludes(await main("reproduce", `${tmp}/exp.yaml`), "cached");
+  await main("report", `${tmp}/exp.yaml`, "--out", `${tmp}/cli2`);
+  assertEquals(await Deno.readTextFile(`${tmp}/cli2/table.md`), fromStage);
+  // And `metrics rebuild` restores the database from the cache alone.
+  await Deno.remove(`${tmp}/cache/metrics.duckdb`);
+  assertStringIncludes(await main("metrics", "rebuild"), "rebuilt");
+  const rows = await MetricsDb.shared(`${tmp}/cache/metrics.duckdb`).read(async (con) =>
+    (await con.runAndReadAll(
+      "SELECT method, count(*)::INT FROM metrics JOIN runs USING (run) GROUP BY 1 ORDER BY 1",
+    )).getRowsJson()
+  );
+  assertEquals(rows, [["arb", 3], ["random_init", 3]]);
+  await Deno.remove(tmp, { recursive: true });
+});
+
 Deno.test("paper.yaml holds the paper's whole table", async () => {
   const paper = await loadPaperTable();
   assertEquals(Object.keys(paper.methods), [
