@@ -105,7 +105,7 @@ export class HeadlessPage {
   }
 
   /** Polls `expression` until it is truthy, or fails after `timeoutMs`. */
-  async waitFor(expression: string, timeoutMs = 20_000): Promise<void> {
+  async waitFor(expression: string, timeoutMs = 60_000): Promise<void> {
     const end = Date.now() + timeoutMs;
     while (!(await this.evaluate<boolean>(expression))) {
       if (Date.now() > end) throw new Error(`timed out waiting for ${expression}`);
