@@ -32,14 +32,14 @@ export function stopGradient<T extends tf.Tensor>(x: T): T {
 export function parseLossOptions<S extends z.ZodTypeAny>(
   schema: S,
   options: Record<string, unknown> | undefined,
-  loss: string,
+  label: string,
 ): z.infer<S> {
   const res = schema.safeParse(options ?? {});
   if (!res.success) {
     const msg = res.error.issues.map((i) =>
       i.path.length ? `option ${i.path.join(".")}: ${i.message}` : i.message
     ).join("; ");
-    throw new Error(`${loss} loss: ${msg}`);
+    throw new Error(`${label}: ${msg}`);
   }
   return res.data;
 }

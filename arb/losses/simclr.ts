@@ -41,8 +41,8 @@ export function simclrLoss(
   z2: tf.Tensor2D,
   options?: Record<string, unknown>,
 ): tf.Scalar {
-  const { temperature } = parseLossOptions(SimclrOptions, options, "simclr");
-  const [n] = checkViews(z1, z2, "simclr");
+  const { temperature } = parseLossOptions(SimclrOptions, options, "simclr loss");
+  const [n] = checkViews(z1, z2, "simclr loss");
   return tf.tidy(() => {
     const h = tf.concat([l2NormalizeRows(z1), l2NormalizeRows(z2)], 0); // 2N x D
     const logits = tf.div(tf.matMul(h, h, false, true), temperature); // 2N x 2N

@@ -108,7 +108,7 @@ export function swavLoss(
   z2: tf.Tensor2D,
   options?: Record<string, unknown>,
 ): tf.Scalar {
-  const o = parseLossOptions(SwavOptions, options, "swav");
+  const o = parseLossOptions(SwavOptions, options, "swav loss");
   const [, d] = checkViews(z1, z2, "swav");
   const prototypes = o.prototypes;
   if (!prototypes) {

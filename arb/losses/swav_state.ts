@@ -30,7 +30,8 @@ function freshVariableName(base: string): string {
   return `${base}_${i}`;
 }
 
-class SwavState implements MethodState {
+/** SwAV's prototypes and queue (see the file header); build it with `swavState`. */
+export class SwavState implements MethodState {
   readonly prototypes: tf.Variable;
   #queue: tf.Tensor3D | null = null;
   #filled = 0;
@@ -71,7 +72,7 @@ class SwavState implements MethodState {
       return tf.concat([fresh, kept], 1) as tf.Tensor3D;
     });
     this.#queue?.dispose();
-    this.#queue = next;
+    this.#queue = tf.keep(next); // survives a tf.tidy the trainer may call us in
     this.#filled = Math.min(length, this.#filled + n);
   }
 
@@ -106,7 +107,7 @@ class SwavState implements MethodState {
     }
     this.prototypes.assign(prototypes);
     this.#queue?.dispose();
-    this.#queue = queue ? tf.clone(queue) as tf.Tensor3D : null;
+    this.#queue = queue ? tf.keep(tf.clone(queue) as tf.Tensor3D) : null;
     this.#filled = queue && filled ? filled.dataSync()[0] : 0;
   }
 
@@ -124,9 +125,11 @@ class SwavState implements MethodState {
  * @example
  * const state = swavState({ projectorDim: 128, rng: new Rng(0), params: { queue_length: 3840 } });
  */
-export const swavState: MethodStateFactory = ({ projectorDim, rng, params }) => {
+export function swavState(
+  { projectorDim, rng, params }: Parameters<MethodStateFactory>[0],
+): SwavState {
   if (!Number.isInteger(projectorDim) || projectorDim < 1) {
     throw new Error(`swav state: projectorDim must be a positive integer, got ${projectorDim}`);
   }
-  return new SwavState(parseLossOptions(SwavOptions, params, "swav"), projectorDim, rng);
-};
+  return new SwavState(parseLossOptions(SwavOptions, params, "swav state"), projectorDim, rng);
+}

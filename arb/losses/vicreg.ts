@@ -63,8 +63,8 @@ export function vicregLoss(
   z2: tf.Tensor2D,
   options?: Record<string, unknown>,
 ): tf.Scalar {
-  const o = parseLossOptions(VicregOptions, options, "vicreg");
-  const [n] = checkViews(z1, z2, "vicreg");
+  const o = parseLossOptions(VicregOptions, options, "vicreg loss");
+  const [n] = checkViews(z1, z2, "vicreg loss");
   if (n < 2) throw new Error(`vicreg loss: needs a batch of at least 2 samples, got ${n}`);
   return tf.tidy(() => {
     const invariance = tf.mean(tf.square(tf.sub(z1, z2)));

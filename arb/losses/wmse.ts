@@ -87,8 +87,8 @@ export function wmseLoss(
   z2: tf.Tensor2D,
   options?: Record<string, unknown>,
 ): tf.Scalar {
-  const o = parseLossOptions(WmseOptions, options, "wmse");
-  const [n, d] = checkViews(z1, z2, "wmse");
+  const o = parseLossOptions(WmseOptions, options, "wmse loss");
+  const [n, d] = checkViews(z1, z2, "wmse loss");
   if (n % o.w_size !== 0) {
     throw new Error(`wmse loss: w_size ${o.w_size} must divide the batch size ${n}`);
   }
