@@ -159,7 +159,10 @@ Deno.test("wmse: clear errors for a w_size that cannot work and a missing rng", 
   assertThrows(() => wmseLoss(z, z, { w_size: 3 }), "must divide the batch size 8");
   assertThrows(() => wmseLoss(z, z, { w_size: 4 }), "must exceed the embedding size 4");
   assertThrows(() => wmseLoss(z, z, { w_size: 4, w_eps: 0.1 }), "option rng");
-  assertThrows(() => wmseLoss(z, z, { w_size: 4, w_eps: 0.1, rng: 3 }), "must be an Rng");
+  assertThrows(
+    () => wmseLoss(z, z, { w_size: 4, w_eps: 0.1, rng: 3 }),
+    "option rng: Input not instance of Rng",
+  );
   z.dispose();
 });
 
@@ -214,4 +217,19 @@ Deno.test("swav: gradient reaches the prototypes; missing prototypes is a clear 
   assertThrows(() => swavLoss(z1, z1), "methodStates.swav");
   assertThrows(() => swavLoss(z1, z1, { prototypes: tf.zeros([5, 3]) }), "K x 4");
   tf.dispose([z1, protos, g]);
+});
+
+Deno.test("every loss accepts the trainer's rng option (mod.ts: options may always include rng)", () => {
+  const rng = new Rng(18);
+  const z1 = tf.tensor2d(randn(rng, 8, 3));
+  const z2 = tf.tensor2d(randn(rng, 8, 3));
+  const prototypes = tf.tensor2d(normalizeRows(randn(rng, 4, 3)));
+  const values = [
+    simclrLoss(z1, z2, { rng }),
+    vicregLoss(z1, z2, { rng }),
+    wmseLoss(z1, z2, { w_size: 4, rng }),
+    swavLoss(z1, z2, { prototypes, rng }),
+  ];
+  for (const v of values) assert(Number.isFinite(v.dataSync()[0]), "finite loss");
+  tf.dispose([z1, z2, prototypes, ...values]);
 });

@@ -20,11 +20,14 @@
  */
 import { z } from "zod";
 import { tf } from "../tf.ts";
+import { Rng } from "../rng.ts";
 import { checkViews, l2NormalizeRows, parseLossOptions } from "./ops.ts";
 
 /** SimCLR loss options. */
 export const SimclrOptions = z.object({
   temperature: z.number().positive().default(0.5),
+  /** Accepted and unused: the trainer may pass an `Rng` to every loss. */
+  rng: z.instanceof(Rng).optional(),
 }).strict();
 
 /** Self-similarity is pushed out of the softmax by this much (the official LARGE_NUM). */

@@ -28,6 +28,7 @@
  */
 import { z } from "zod";
 import { tf } from "../tf.ts";
+import { Rng } from "../rng.ts";
 import { checkViews, l2NormalizeRows, parseLossOptions, stopGradient } from "./ops.ts";
 
 /** SwAV options: the loss reads the first group; `swavState` reads the second. */
@@ -48,6 +49,8 @@ export const SwavOptions = z.object({
   queue_length: z.number().int().min(0).default(0),
   epoch_queue_starts: z.number().int().min(0).default(15),
   freeze_prototypes_epochs: z.number().int().min(0).default(1),
+  /** Accepted and unused: the trainer may pass an `Rng` to every loss. */
+  rng: z.instanceof(Rng).optional(),
 }).strict();
 
 /** Parsed SwAV options. */

@@ -20,6 +20,7 @@
  */
 import { z } from "zod";
 import { tf } from "../tf.ts";
+import { Rng } from "../rng.ts";
 import { checkViews, parseLossOptions } from "./ops.ts";
 
 /** VICReg loss options (official names from `main_vicreg.py`). */
@@ -34,6 +35,8 @@ export const VicregOptions = z.object({
   std_eps: z.number().positive().default(1e-4),
   /** "mean": official (v(Z) + v(Z')) / 2; "sum": solo-learn v(Z) + v(Z'). */
   variance_reduction: z.enum(["mean", "sum"]).default("mean"),
+  /** Accepted and unused: the trainer may pass an `Rng` to every loss. */
+  rng: z.instanceof(Rng).optional(),
 }).strict();
 
 /** Variance hinge and off-diagonal covariance penalty of one branch (N x D). */

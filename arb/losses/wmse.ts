@@ -39,7 +39,7 @@ export const WmseOptions = z.object({
   w_size: z.number().int().min(2).default(128),
   w_iter: z.number().int().min(1).default(1),
   w_eps: z.number().min(0).max(1).default(0),
-  rng: z.custom<Rng>((v) => v instanceof Rng, "must be an Rng (arb/rng.ts)").optional(),
+  rng: z.instanceof(Rng).optional(),
 }).strict();
 
 /**
