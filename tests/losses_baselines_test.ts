@@ -87,7 +87,7 @@ Deno.test("simclr: rejects bad options and shapes with the option's name", () =>
   z.dispose();
 });
 
-Deno.test("vicreg: value and gradient match float64 (official halved variance, solo-learn sum)", () => {
+Deno.test("vicreg: value and gradient match float64 (halved and summed variance, D <= N and D > N)", () => {
   const rng = new Rng(11);
   const z1 = randn(rng, 6, 4, 0.7);
   const z2 = z1.map((r) => r.map((v) => v + 0.3 * rng.normal()));
@@ -100,6 +100,10 @@ Deno.test("vicreg: value and gradient match float64 (official halved variance, s
     z2,
     { variance_reduction: "sum" },
   );
+  // D > N: the covariance penalty goes through the N x N Gram matrix.
+  const w1 = randn(rng, 4, 7);
+  const w2 = w1.map((r) => r.map((v) => v + 0.3 * rng.normal()));
+  checkAgainstReference(vicregLoss, (a, b) => vicreg64(a, b, { ...o, reduction: "mean" }), w1, w2);
   const custom = { sim_coeff: 2, std_coeff: 3, cov_coeff: 0.5, std_eps: 1e-3 };
   checkAgainstReference(
     vicregLoss,

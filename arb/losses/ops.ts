@@ -15,14 +15,26 @@ export function l2NormalizeRows(x: tf.Tensor2D, eps = 1e-12): tf.Tensor2D {
   });
 }
 
-const stopGradientOp = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
-  value: tf.clone(args[0] as tf.Tensor),
-  gradFunc: (dy: tf.Tensor | tf.Tensor[]) => [tf.zerosLike(dy as tf.Tensor)],
-}));
+/**
+ * `compute(inputs)` as one opaque step for autodiff: its gradient with respect to every input
+ * is zero, and the ops inside run with the tape off (tfjs records no op run inside a kernel),
+ * so a backward pass does no work for them. For values that are constants by definition, such
+ * as SwAV's Sinkhorn codes.
+ */
+export function withoutGradient<T extends tf.Tensor>(
+  compute: (inputs: tf.Tensor[]) => T,
+  inputs: tf.Tensor[],
+): T {
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const xs = args.slice(0, inputs.length) as tf.Tensor[];
+    return { value: compute(xs), gradFunc: () => xs.map((x) => tf.zerosLike(x)) };
+  });
+  return op(...inputs) as T;
+}
 
 /** Identity whose gradient is zero (`torch.no_grad` / `tf.stop_gradient` for one value). */
 export function stopGradient<T extends tf.Tensor>(x: T): T {
-  return stopGradientOp(x) as T;
+  return withoutGradient(([v]) => tf.clone(v) as T, [x]);
 }
 
 /**

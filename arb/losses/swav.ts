@@ -29,7 +29,7 @@
 import { z } from "zod";
 import { tf } from "../tf.ts";
 import { Rng } from "../rng.ts";
-import { checkViews, l2NormalizeRows, parseLossOptions, stopGradient } from "./ops.ts";
+import { checkViews, l2NormalizeRows, parseLossOptions, withoutGradient } from "./ops.ts";
 
 /** SwAV options: the loss reads the first group; `swavState` reads the second. */
 export const SwavOptions = z.object({
@@ -58,10 +58,11 @@ export type SwavConfig = z.infer<typeof SwavOptions>;
 
 /**
  * Sinkhorn-Knopp codes for prototype scores (B x K): Q = exp(scores / epsilon), then
- * alternately rows (prototypes) scaled to total mass 1/K and columns (samples) to 1/B;
- * returned transposed and scaled so each sample's codes sum to 1 (B x K). As the official
- * `distributed_sinkhorn` on one device. The global maximum is subtracted before `exp` (it
- * cancels in the first normalisation) so that float32 cannot overflow. No gradient.
+ * alternately each prototype's total mass set to 1/K and each sample's to 1/B; returned scaled
+ * so each sample's codes sum to 1 (B x K). As the official `distributed_sinkhorn` on one
+ * device (which works on the K x B transpose; we keep B x K and normalise the other axis). The
+ * global maximum is subtracted before `exp` (it cancels in the first normalisation) so that
+ * float32 cannot overflow. Call it through `codes` inside a loss: it is not differentiable.
  */
 export function sinkhornKnopp(
   scores: tf.Tensor2D,
@@ -69,18 +70,20 @@ export function sinkhornKnopp(
 ): tf.Tensor2D {
   return tf.tidy(() => {
     const [b, k] = scores.shape;
-    const s = stopGradient(scores);
-    let q = tf.transpose(tf.exp(tf.div(tf.sub(s, tf.max(s)), epsilon))); // K x B
+    let q = tf.exp(tf.div(tf.sub(scores, tf.max(scores)), epsilon));
     q = tf.div(q, tf.sum(q));
     for (let it = 0; it < iterations; it++) {
-      q = tf.div(q, tf.mul(tf.sum(q, 1, true), k));
-      q = tf.div(q, tf.mul(tf.sum(q, 0, true), b));
+      q = tf.div(q, tf.mul(tf.sum(q, 0, true), k)); // prototypes: mass 1/K each
+      q = tf.div(q, tf.mul(tf.sum(q, 1, true), b)); // samples: mass 1/B each
     }
-    return tf.transpose(tf.mul(q, b)) as tf.Tensor2D;
+    return tf.mul(q, b) as tf.Tensor2D;
   });
 }
 
-/** Codes for the current batch's scores, with the queue's scores prepended when given. */
+/**
+ * Codes for the batch's scores (N x K), with the queue's scores (L x D queue rows against the
+ * prototypes) prepended for Sinkhorn when a queue is given; constant for autodiff.
+ */
 function codes(
   scores: tf.Tensor2D,
   queued: tf.Tensor2D | null,
@@ -88,14 +91,13 @@ function codes(
   o: SwavConfig,
 ): tf.Tensor2D {
   const n = scores.shape[0];
-  const all = queued
-    ? tf.concat([tf.matMul(queued, stopGradient(prototypes), false, true), scores], 0)
-    : scores;
-  const q = sinkhornKnopp(all as tf.Tensor2D, {
-    iterations: o.sinkhorn_iterations,
-    epsilon: o.epsilon,
-  });
-  return queued ? tf.slice(q, [q.shape[0] - n, 0], [n, q.shape[1]]) : q;
+  const sinkhorn = { iterations: o.sinkhorn_iterations, epsilon: o.epsilon };
+  if (!queued) return withoutGradient(([s]) => sinkhornKnopp(s as tf.Tensor2D, sinkhorn), [scores]);
+  return withoutGradient(([s, queue, c]) => {
+    const all = tf.concat([tf.matMul(queue, c, false, true), s], 0) as tf.Tensor2D;
+    const q = sinkhornKnopp(all, sinkhorn);
+    return tf.slice(q, [q.shape[0] - n, 0], [n, q.shape[1]]);
+  }, [scores, queued, prototypes]);
 }
 
 /**

@@ -39,19 +39,34 @@ export const VicregOptions = z.object({
   rng: z.instanceof(Rng).optional(),
 }).strict();
 
-/** Variance hinge and off-diagonal covariance penalty of one branch (N x D). */
+/**
+ * Variance hinge and off-diagonal covariance penalty of one branch (N x D).
+ *
+ * With D > N (CIFAR: D = 2048, N = 256) the D x D covariance is never formed: the sum of its
+ * squared entries equals that of the N x N Gram matrix (||X^T X||_F = ||X X^T||_F), so
+ * sum_{i != j} C_ij^2 = ||X X^T||_F^2 / (N - 1)^2 - sum_j C_jj^2, about D / N times fewer
+ * flops forward and backward. C has rank < N < D there, so the off-diagonal part dominates
+ * and the subtraction loses no precision. With D <= N the masked D x D form is used.
+ */
 function varianceAndCovariance(
   x: tf.Tensor2D,
   stdEps: number,
 ): { variance: tf.Scalar; covariance: tf.Scalar } {
   const [n, d] = x.shape;
   const centred = tf.sub(x, tf.mean(x, 0, true));
-  const unbiasedVar = tf.div(tf.sum(tf.square(centred), 0), n - 1);
+  const unbiasedVar = tf.div(tf.sum(tf.square(centred), 0), n - 1); // diagonal of C
   const std = tf.sqrt(tf.add(unbiasedVar, stdEps));
   const variance = tf.mean(tf.relu(tf.sub(1, std))) as tf.Scalar;
-  const cov = tf.div(tf.matMul(centred, centred, true, false), n - 1); // D x D
-  const offDiagonal = tf.mul(cov, tf.sub(1, tf.eye(d)));
-  const covariance = tf.div(tf.sum(tf.square(offDiagonal)), d) as tf.Scalar;
+  let offDiagonalSquares: tf.Tensor;
+  if (d > n) {
+    const gram = tf.matMul(centred, centred, false, true); // N x N
+    const all = tf.div(tf.sum(tf.square(gram)), (n - 1) ** 2);
+    offDiagonalSquares = tf.sub(all, tf.sum(tf.square(unbiasedVar)));
+  } else {
+    const cov = tf.div(tf.matMul(centred, centred, true, false), n - 1); // D x D
+    offDiagonalSquares = tf.sum(tf.square(tf.mul(cov, tf.sub(1, tf.eye(d)))));
+  }
+  const covariance = tf.div(offDiagonalSquares, d) as tf.Scalar;
   return { variance, covariance };
 }
 
