@@ -237,3 +237,35 @@ Deno.test("every loss accepts the trainer's rng option (mod.ts: options may alwa
   for (const v of values) assert(Number.isFinite(v.dataSync()[0]), "finite loss");
   tf.dispose([z1, z2, prototypes, ...values]);
 });
+
+Deno.test("every loss runs forward and backward on the wasm backend and agrees with cpu", async () => {
+  const rng = new Rng(19);
+  const z1 = randn(rng, 8, 3);
+  const z2 = randn(rng, 8, 3);
+  const protos = normalizeRows(randn(rng, 4, 3));
+  const cases: [string, Loss, () => Record<string, unknown>][] = [
+    ["simclr", simclrLoss, () => ({})],
+    ["vicreg", vicregLoss, () => ({})],
+    ["wmse", wmseLoss, () => ({ w_size: 4, rng: new Rng(5) })],
+    ["swav", swavLoss, () => ({ prototypes: tf.tensor2d(protos) })],
+  ];
+  const run = async (backend: string) => {
+    await tf.setBackend(backend);
+    return cases.map(([, loss, options]) => {
+      const o = options();
+      const out = valueAndGrads(loss, z1, z2, o);
+      if (o.prototypes) (o.prototypes as tf.Tensor).dispose();
+      return out;
+    });
+  };
+  const cpu = await run("cpu");
+  try {
+    const wasm = await run("wasm");
+    cases.forEach(([name], i) => {
+      assertAlmostEquals(wasm[i].value, cpu[i].value, 1e-4, `${name} value`);
+      assert(relativeError(wasm[i].grad, cpu[i].grad) < 1e-3, `${name} gradient`);
+    });
+  } finally {
+    await tf.setBackend("cpu");
+  }
+});
