@@ -10,6 +10,7 @@ import { simclrLoss } from "../arb/losses/simclr.ts";
 import { vicregLoss } from "../arb/losses/vicreg.ts";
 import { subBatchOrder, whitenCholesky, wmseLoss } from "../arb/losses/wmse.ts";
 import { sinkhornKnopp, swavLoss } from "../arb/losses/swav.ts";
+import { losses, methodStates } from "../arb/losses/mod.ts";
 import { assert, assertAlmostEquals, assertThrows } from "./assert.ts";
 import {
   finiteDifference,
@@ -268,4 +269,21 @@ Deno.test("every loss runs forward and backward on the wasm backend and agrees w
   } finally {
     await tf.setBackend("cpu");
   }
+});
+
+Deno.test("mod.ts registers the four baselines and SwAV's state factory", () => {
+  for (const name of ["arb", "barlow_twins", "simclr", "vicreg", "wmse", "swav"]) {
+    assert(typeof losses[name] === "function", `losses.${name}`);
+  }
+  assert(losses.wmse === wmseLoss && losses.swav === swavLoss, "the same functions");
+  const state = methodStates.swav({
+    projectorDim: 3,
+    rng: new Rng(20),
+    params: { num_prototypes: 4 },
+  });
+  const z = tf.tensor2d(randn(new Rng(21), 6, 3));
+  const value = losses.swav(z, z, state.lossOptions({ epoch: 0, step: 0 }));
+  assert(Number.isFinite(value.dataSync()[0]), "swav through the registry");
+  tf.dispose([z, value]);
+  state.dispose();
 });

@@ -1,6 +1,7 @@
 /**
- * configs/recipes/*.yaml: each parses, has the documented keys with sane values, and its `loss`
- * record is accepted by that method's own option schema (so a recipe cannot carry a typo).
+ * configs/recipes/*.yaml: each parses, has the documented keys with sane values, its `loss`
+ * record is accepted by that method's own option schema and its views by arb/augment's
+ * `ViewRecipe` (so a recipe cannot carry a typo).
  */
 import { parse } from "yaml";
 import { z } from "zod";
@@ -8,25 +9,12 @@ import { SimclrOptions } from "../arb/losses/simclr.ts";
 import { VicregOptions } from "../arb/losses/vicreg.ts";
 import { WmseOptions } from "../arb/losses/wmse.ts";
 import { SwavOptions } from "../arb/losses/swav.ts";
+import { ArbOptions } from "../arb/losses/arb.ts";
+import { BarlowTwinsOptions } from "../arb/losses/barlow_twins.ts";
+import { ViewRecipe } from "../arb/augment/recipe.ts";
 import { assert, assertEquals } from "./assert.ts";
 
 const dir = new URL("../configs/recipes/", import.meta.url);
-
-const fraction = z.number().min(0).max(1);
-const View = z.object({
-  crop_scale: z.tuple([fraction, fraction]).refine(([a, b]) => a <= b, "crop_scale a <= b"),
-  flip: fraction,
-  jitter: z.object({
-    p: fraction,
-    brightness: z.number().min(0),
-    contrast: z.number().min(0),
-    saturation: z.number().min(0),
-    hue: z.number().min(0).max(0.5),
-  }).strict(),
-  grayscale: fraction,
-  blur: fraction,
-  solarize: fraction,
-}).strict();
 
 const Recipe = z.object({
   method: z.enum(["simclr", "vicreg", "wmse", "swav", "barlow_twins", "arb"]),
@@ -50,7 +38,7 @@ const Recipe = z.object({
   warmup_epochs: z.number().int().min(0),
   warmup_start_lr: z.number().min(0),
   final_lr_factor: z.number().min(0).max(1),
-  views: z.array(View).length(2),
+  views: z.array(ViewRecipe).length(2),
 }).strict();
 
 const lossSchemas: Record<string, z.ZodTypeAny> = {
@@ -58,6 +46,8 @@ const lossSchemas: Record<string, z.ZodTypeAny> = {
   vicreg: VicregOptions,
   wmse: WmseOptions,
   swav: SwavOptions,
+  barlow_twins: BarlowTwinsOptions,
+  arb: ArbOptions,
 };
 
 const methods = ["simclr", "vicreg", "wmse", "swav", "barlow_twins", "arb"];
@@ -73,14 +63,11 @@ Deno.test("recipes: one per method of the paper's table, each well-formed", asyn
     if (recipe.optimizer.name === "lars") {
       assert(recipe.optimizer.eta !== undefined, `${method}.yaml: LARS needs eta`);
     }
-    const schema = lossSchemas[method];
-    if (schema) {
-      const parsed = schema.safeParse(recipe.loss);
-      assert(
-        parsed.success,
-        `${method}.yaml loss: ${parsed.success ? "" : JSON.stringify(parsed.error.issues)}`,
-      );
-    }
+    const parsed = lossSchemas[method].safeParse(recipe.loss);
+    assert(
+      parsed.success,
+      `${method}.yaml loss: ${parsed.success ? "" : JSON.stringify(parsed.error.issues)}`,
+    );
     // Every value line cites its source: a comment on the line or in the block it belongs to.
     assert(text.includes("# Source:"), `${method}.yaml states its source`);
   }

@@ -1,5 +1,6 @@
 /**
- * Small tensor helpers the baseline losses share (tfjs lacks `l2_normalize` and `stop_gradient`).
+ * Small helpers the baseline losses share: row normalisation (tfjs lacks `l2_normalize`), a
+ * zero-gradient step, option validation and shape checks. (`stopGradient` is in arb/linalg.)
  */
 import { z } from "zod";
 import { tf } from "../tf.ts";
@@ -30,11 +31,6 @@ export function withoutGradient<T extends tf.Tensor>(
     return { value: compute(xs), gradFunc: () => xs.map((x) => tf.zerosLike(x)) };
   });
   return op(...inputs) as T;
-}
-
-/** Identity whose gradient is zero (`torch.no_grad` / `tf.stop_gradient` for one value). */
-export function stopGradient<T extends tf.Tensor>(x: T): T {
-  return withoutGradient(([v]) => tf.clone(v) as T, [x]);
 }
 
 /**

@@ -17,7 +17,10 @@
  */
 import { tf } from "../tf.ts";
 import type { Rng } from "../rng.ts";
-import type { MethodState, MethodStateFactory, StepAt } from "./method_state.ts";
+import type { MethodState, MethodStateFactory } from "./mod.ts";
+
+/** Where the trainer is: the epoch and the global step (both from 0). */
+type StepAt = { epoch: number; step: number };
 import { l2NormalizeRows, parseLossOptions } from "./ops.ts";
 import { type SwavConfig, SwavOptions } from "./swav.ts";
 
