@@ -6,6 +6,7 @@ import {
   invertLowerF64,
   solveLowerTriangular,
 } from "../arb/linalg/cholesky.ts";
+import { choleskyOnDevice, solveLowerOnDevice } from "../arb/linalg/cholesky_device.ts";
 import { assert, assertAlmostEquals, assertThrows } from "./assert.ts";
 import {
   cholesky64,
@@ -137,4 +138,61 @@ Deno.test("cholesky: fails loudly on a non positive-definite or non-square input
   assertThrows(() => cholesky(tf.tensor2d([[1, 2, 3], [4, 5, 6]])), "[n, n] or [batch, n, n]");
   assertThrows(() => cholesky(tf.tensor2d([[NaN, 0], [0, 1]])), "NaN");
   batch.dispose();
+});
+
+Deno.test("on-device cholesky and solve: match float64, gradients match finite differences", () => {
+  const rng = new Rng(6);
+  const n = 6;
+  const mats = [spd(rng, n), spd(rng, n)];
+  const b = [randn(rng, n, 2), randn(rng, n, 2)];
+  const [l, x] = tf.tidy(() => {
+    const lt = choleskyOnDevice(tf.tensor3d(mats));
+    return [lt.arraySync(), solveLowerOnDevice(lt, tf.tensor3d(b)).arraySync()];
+  });
+  mats.forEach((a, k) => {
+    const ref = cholesky64(a);
+    assert(relativeError(l[k].flat(), ref.flat()) < 1e-5, `L ${k}`);
+    assert(relativeError(x[k].flat(), solveLower64(ref, b[k]).flat()) < 1e-5, `X ${k}`);
+  });
+  // d/dA of sum(G * L^-1 B) along symmetric directions, against float64 finite differences
+  const g = randn(rng, n, 2);
+  const f64 = (flat: Float64Array) => {
+    const lf = cholesky64(unflatten(flat, n, n));
+    return solveLower64(lf, b[0]).reduce(
+      (s, r, i) => s + r.reduce((t, v, j) => t + v * g[i][j], 0),
+      0,
+    );
+  };
+  const before = tf.memory().numTensors;
+  const grad = tf.tidy(() => {
+    const gt = tf.tensor3d([g]);
+    const f = (a: tf.Tensor) =>
+      tf.sum(
+        tf.mul(solveLowerOnDevice(choleskyOnDevice(a as tf.Tensor3D), tf.tensor3d([b[0]])), gt),
+      );
+    return (tf.grad(f)(tf.tensor3d([mats[0]])).arraySync() as number[][][])[0];
+  });
+  assert(tf.memory().numTensors === before, "no tensors leak");
+  const fd: number[] = [];
+  const ours: number[] = [];
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j <= i; j++) {
+      fd.push(
+        finiteDifference((t) => {
+          const m = Float64Array.from(mats[0].flat());
+          m[i * n + j] += t[0];
+          if (i !== j) m[j * n + i] += t[0];
+          return f64(m);
+        }, [0])[0],
+      );
+      ours.push(i === j ? grad[i][i] : grad[i][j] + grad[j][i]);
+    }
+  }
+  const err = relativeError(ours, fd);
+  assert(err < 1e-4, `relative error ${err}`);
+});
+
+Deno.test("on-device cholesky gives NaN, not an error, for a matrix that is not positive definite", () => {
+  const l = tf.tidy(() => choleskyOnDevice(tf.tensor3d([[[1, 2], [2, 1]]])).arraySync());
+  assert(Number.isNaN(l[0][1][1]), "NaN pivot");
 });

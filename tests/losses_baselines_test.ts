@@ -145,6 +145,20 @@ Deno.test("wmse: value and gradient (through the whitening) match float64", () =
   }
 });
 
+Deno.test("wmse: the on-device Cholesky path matches the host path (value and gradient)", () => {
+  const rng = new Rng(22);
+  const z1 = randn(rng, 16, 4);
+  const z2 = z1.map((r) => r.map((v) => v + 0.5 * rng.normal()));
+  const host = valueAndGrads(wmseLoss, z1, z2, { w_size: 8, rng: new Rng(1), cholesky: "host" });
+  const device = valueAndGrads(wmseLoss, z1, z2, {
+    w_size: 8,
+    rng: new Rng(1),
+    cholesky: "device",
+  });
+  assertAlmostEquals(device.value, host.value, 1e-5);
+  assert(relativeError(device.grad, host.grad) < 1e-4, "gradients agree");
+});
+
 Deno.test("wmse: one sub-batch needs no rng; identical views give 0; whitened covariance is I", () => {
   const rng = new Rng(14);
   const z = randn(rng, 16, 4);

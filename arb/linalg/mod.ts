@@ -25,3 +25,4 @@ export {
   solveLowerF64,
   solveLowerTriangular,
 } from "./cholesky.ts";
+export { choleskyOnDevice, solveLowerOnDevice } from "./cholesky_device.ts";

@@ -27,11 +27,13 @@
  * covariance is singular), `w_iter`, `w_eps`, and `rng` (an `Rng`, required when N > w_size:
  * it draws the sub-batch permutation, one `rng.shuffle` of 0..N-1 per iteration, so runs are
  * reproducible). With N = w_size the batch is one sub-batch and no permutation is drawn.
+ * `cholesky` picks host float64 or on-device factorisation (device on webgpu by default).
  */
 import { z } from "zod";
 import { tf } from "../tf.ts";
 import { Rng } from "../rng.ts";
 import { cholesky, solveLowerTriangular } from "../linalg/cholesky.ts";
+import { choleskyOnDevice, solveLowerOnDevice } from "../linalg/cholesky_device.ts";
 import { checkViews, l2NormalizeRows, parseLossOptions } from "./ops.ts";
 
 /** W-MSE loss options. */
@@ -40,6 +42,12 @@ export const WmseOptions = z.object({
   w_iter: z.number().int().min(1).default(1),
   w_eps: z.number().min(0).max(1).default(0),
   rng: z.instanceof(Rng).optional(),
+  /**
+   * Where the Cholesky factor and the triangular solve run: "host" (float64, exact, needs
+   * synchronous reads), "device" (tfjs ops, float32) or "auto" (device on webgpu, whose
+   * synchronous reads fail under Deno; host elsewhere).
+   */
+  cholesky: z.enum(["auto", "host", "device"]).default("auto"),
 }).strict();
 
 /**
@@ -62,16 +70,23 @@ export function subBatchOrder(n: number, wSize: number, rng?: Rng): Int32Array {
 
 /**
  * Whitens each [w, D] matrix of a [groups, w, D] batch (centre, covariance over w - 1, shrink
- * by eps, x -> L^-1 x with L the Cholesky factor). Differentiable.
+ * by eps, x -> L^-1 x with L the Cholesky factor). Differentiable. `on` picks the Cholesky
+ * implementation (see `WmseOptions.cholesky`).
  */
-export function whitenCholesky(x: tf.Tensor3D, eps: number): tf.Tensor3D {
+export function whitenCholesky(
+  x: tf.Tensor3D,
+  eps: number,
+  on: "host" | "device" = "host",
+): tf.Tensor3D {
   return tf.tidy(() => {
     const [groups, w, d] = x.shape;
     const centred = tf.sub(x, tf.mean(x, 1, true)) as tf.Tensor3D;
     const cov = tf.div(tf.matMul(centred, centred, true, false), w - 1) as tf.Tensor3D;
     const eye = tf.eye(d, d, [groups]) as unknown as tf.Tensor3D;
     const shrunk = eps > 0 ? tf.add(tf.mul(1 - eps, cov), tf.mul(eps, eye)) as tf.Tensor3D : cov;
-    const inverseFactor = solveLowerTriangular(cholesky(shrunk), eye); // W = L^-1
+    const inverseFactor = on === "host" // W = L^-1
+      ? solveLowerTriangular(cholesky(shrunk), eye)
+      : solveLowerOnDevice(choleskyOnDevice(shrunk), eye);
     return tf.matMul(centred, inverseFactor, false, true) as tf.Tensor3D; // rows W x_i
   });
 }
@@ -99,6 +114,9 @@ export function wmseLoss(
     );
   }
   const groups = n / o.w_size;
+  const on = o.cholesky === "auto"
+    ? (tf.getBackend() === "webgpu" ? "device" : "host")
+    : o.cholesky;
   const orders = Array.from({ length: o.w_iter }, () => subBatchOrder(n, o.w_size, o.rng));
   return tf.tidy(() => {
     const terms = orders.map((order) => {
@@ -108,7 +126,8 @@ export function wmseLoss(
       const split = (v: tf.Tensor2D) =>
         tf.reshape(tf.matMul(permutation, v), [groups, o.w_size, d]);
       // Both views' sub-batches in one batched whitening: [2 * groups, w_size, D].
-      const white = whitenCholesky(tf.concat([split(z1), split(z2)], 0) as tf.Tensor3D, o.w_eps);
+      const both = tf.concat([split(z1), split(z2)], 0) as tf.Tensor3D;
+      const white = whitenCholesky(both, o.w_eps, on);
       const [w1, w2] = tf.split(tf.reshape(white, [2 * n, d]), 2, 0) as tf.Tensor2D[];
       const cosine = tf.sum(tf.mul(l2NormalizeRows(w1), l2NormalizeRows(w2)), 1);
       return tf.sub(2, tf.mul(2, tf.mean(cosine)));
