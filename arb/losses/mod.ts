@@ -11,6 +11,11 @@ import type { tf } from "../tf.ts";
 import type { Rng } from "../rng.ts";
 import { arbLoss, type ArbOptions } from "./arb.ts";
 import { barlowTwinsLoss, type BarlowTwinsOptions } from "./barlow_twins.ts";
+import { simclrLoss } from "./simclr.ts";
+import { vicregLoss } from "./vicreg.ts";
+import { wmseLoss } from "./wmse.ts";
+import { swavLoss } from "./swav.ts";
+import { swavState } from "./swav_state.ts";
 
 /** A self-supervised loss: two N x D views to a scalar, differentiable with tf.grads. */
 export type LossFn = (
@@ -48,10 +53,21 @@ export type MethodStateFactory = (init: {
 export const losses: Record<string, LossFn> = {
   arb: (z1, z2, options) => arbLoss(z1, z2, options as ArbOptions),
   barlow_twins: (z1, z2, options) => barlowTwinsLoss(z1, z2, options as BarlowTwinsOptions),
+  simclr: simclrLoss,
+  vicreg: vicregLoss,
+  wmse: wmseLoss,
+  swav: swavLoss,
 };
 
-/** State factories of the methods that have state (none of arb, barlow_twins). */
-export const methodStates: Record<string, MethodStateFactory> = {};
+/** State factories of the methods that have state (SwAV: prototypes and queue, see swav.ts). */
+export const methodStates: Record<string, MethodStateFactory> = {
+  swav: swavState,
+};
 
 export { arbLoss, type ArbOptions, standardizeRows } from "./arb.ts";
 export { barlowTwinsLoss, type BarlowTwinsOptions, batchNormalize } from "./barlow_twins.ts";
+export { simclrLoss, SimclrOptions } from "./simclr.ts";
+export { vicregLoss, VicregOptions } from "./vicreg.ts";
+export { subBatchOrder, whitenCholesky, wmseLoss, WmseOptions } from "./wmse.ts";
+export { sinkhornKnopp, type SwavConfig, swavLoss, SwavOptions } from "./swav.ts";
+export { SwavState, swavState } from "./swav_state.ts";
