@@ -8,14 +8,25 @@
  */
 import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { SCHEMA_SQL, TABLES, VIEWS } from "./schema.ts";
 
-/** Where the metrics database lives: `ARB_METRICS_DB`, else `<cacheDir>/metrics.duckdb`. */
+/** The engine's default cache folder: `<repository root>/.cache`. */
+const DEFAULT_CACHE = fileURLToPath(new URL("../.cache", import.meta.url));
+
+/**
+ * Where the metrics database lives: `ARB_METRICS_DB`, else `metrics.duckdb` in `cacheDir`,
+ * else in the cache the engine uses (`ARB_CACHE_DIR`, or `.cache/` in the repository root).
+ */
 export function metricsDbPath(cacheDir?: string): string {
   const explicit = Deno.env.get("ARB_METRICS_DB");
   if (explicit) return resolve(explicit);
-  const cache = cacheDir ?? Deno.env.get("ARB_CACHE_DIR") ?? ".cache";
-  return resolve(cache, "metrics.duckdb");
+  return resolve(cacheDir ?? defaultCacheDir(), "metrics.duckdb");
+}
+
+/** The cache folder the engine uses: `ARB_CACHE_DIR`, or `.cache/` in the repository root. */
+export function defaultCacheDir(): string {
+  return resolve(Deno.env.get("ARB_CACHE_DIR") || DEFAULT_CACHE);
 }
 
 /** How long to keep retrying a locked database before failing (ms); `ARB_METRICS_LOCK_TIMEOUT_MS` overrides. */

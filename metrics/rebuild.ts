@@ -4,7 +4,7 @@
  * idempotent: a run is keyed by its id (the cache key) and ingesting it replaces it.
  */
 import { join } from "node:path";
-import { MetricsDb, metricsDbPath } from "./db.ts";
+import { defaultCacheDir, MetricsDb, metricsDbPath } from "./db.ts";
 import { hasRunFiles, readRunFiles } from "./files.ts";
 import { ingestRun, type RunRecord } from "./writes.ts";
 
@@ -62,8 +62,8 @@ export interface RebuildSummary {
 export async function rebuildMetricsDb(
   options: { cacheDir?: string; dbPath?: string } = {},
 ): Promise<RebuildSummary> {
-  const cacheDir = options.cacheDir ?? Deno.env.get("ARB_CACHE_DIR") ?? ".cache";
-  const dbPath = options.dbPath ?? metricsDbPath(cacheDir);
+  const dbPath = options.dbPath ?? metricsDbPath(options.cacheDir);
+  const cacheDir = options.cacheDir ?? defaultCacheDir();
   const records: RunRecord[] = [];
   for (const dir of await findRunDirs(cacheDir)) records.push(await readRunFiles(dir));
   const metrics = await MetricsDb.shared(dbPath).write(async (con) => {
