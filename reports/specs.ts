@@ -25,6 +25,20 @@ export const DELTA_SCALE = {
   clamp: true,
 };
 
+/** The layer colouring the Δ cells. */
+const deltaLayer = {
+  transform: [{ filter: "datum.delta !== null" }],
+  mark: { type: "rect" },
+  encoding: {
+    color: {
+      field: "delta",
+      type: "quantitative",
+      scale: DELTA_SCALE,
+      legend: { title: "Δ top-1 (points)" },
+    },
+  },
+};
+
 /** One cell of the table figure. */
 interface TableCell {
   dataset: string;
@@ -91,18 +105,8 @@ export function tableSpec(
         },
       },
       layer: [
-        {
-          transform: [{ filter: "datum.delta !== null" }],
-          mark: { type: "rect" },
-          encoding: {
-            color: {
-              field: "delta",
-              type: "quantitative",
-              scale: DELTA_SCALE,
-              legend: { title: "Δ top-1 (points)" },
-            },
-          },
-        },
+        // The coloured Δ cells (and their legend) only when some delta exists.
+        ...(cells.some((c) => c.delta !== null) ? [deltaLayer] : []),
         { mark: { type: "text", fontSize: 11 }, encoding: { text: { field: "text" } } },
       ],
     },
