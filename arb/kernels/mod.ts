@@ -1,0 +1,39 @@
+/**
+ * Kernels we register on the wasm backend so that it can train convnets fast: a
+ * `Conv2DBackpropFilter` (missing upstream), a `Conv2DBackpropInput` and a `BatchMatMul` that
+ * route through the backend's fast XNNPACK paths (see `conv_grads.ts`, `matmul.ts`).
+ *
+ * `registerTrainingKernels()` runs once from `arb/tf.ts`, before the backend initialises, so
+ * that the original kernels' setup functions (which bind the wasm exports) still run.
+ */
+import { tf } from "../tf.ts";
+import { makeConv2DBackpropFilter, makeConv2DBackpropInput } from "./conv_grads.ts";
+import { makeBatchMatMul } from "./matmul.ts";
+
+let registered = false;
+
+/** Registers (or replaces) the wasm training kernels; idempotent. */
+export function registerTrainingKernels(): void {
+  if (registered) return;
+  registered = true;
+  const wasm = "wasm";
+  replace(wasm, "Conv2DBackpropInput", () => makeConv2DBackpropInput(wasm));
+  replace(wasm, "Conv2DBackpropFilter", () => makeConv2DBackpropFilter(wasm));
+  replace(wasm, "BatchMatMul", (orig) => makeBatchMatMul(wasm, orig!.kernelFunc));
+}
+
+function replace(
+  backendName: string,
+  kernelName: string,
+  make: (original: tf.KernelConfig | undefined) => tf.KernelFunc,
+): void {
+  const original = tf.getKernel(kernelName, backendName);
+  if (original) tf.unregisterKernel(kernelName, backendName);
+  tf.registerKernel({
+    kernelName,
+    backendName,
+    setupFunc: original?.setupFunc,
+    disposeFunc: original?.disposeFunc,
+    kernelFunc: make(original),
+  });
+}
