@@ -5,7 +5,7 @@
  */
 import { tf } from "../arb/tf.ts";
 import { Rng } from "../arb/rng.ts";
-import { assert } from "./assert.ts";
+import { assert, assertEquals } from "./assert.ts";
 
 type Pad = "same" | "valid" | [
   [number, number],
@@ -68,6 +68,8 @@ const cases: { x: number[]; k: number; co: number; stride: number; pad: Pad }[] 
   { x: [2, 8, 8, 3], k: 3, co: 4, stride: 2, pad: [[0, 0], [1, 1], [1, 1], [0, 0]] },
   { x: [2, 10, 10, 2], k: 7, co: 3, stride: 2, pad: [[0, 0], [3, 3], [3, 3], [0, 0]] },
   { x: [4, 16, 16, 8], k: 3, co: 8, stride: 1, pad: [[0, 0], [1, 1], [1, 1], [0, 0]] },
+  { x: [2, 11, 10, 3], k: 3, co: 4, stride: 3, pad: "same" },
+  { x: [2, 8, 8, 3], k: 2, co: 4, stride: 2, pad: "valid" },
 ];
 
 for (const c of cases) {
@@ -137,4 +139,36 @@ Deno.test("wasm training kernels leak no tensors or memory", async () => {
   );
   assert(after.numBytes === before.numBytes, `bytes ${before.numBytes} -> ${after.numBytes}`);
   tf.dispose([x, w]);
+});
+
+Deno.test("sum and mean over leading axes on wasm = cpu (and other axes still work)", async () => {
+  const rng = new Rng(5);
+  const shape = [3, 4, 5, 6];
+  const x = randomArray(rng, 360);
+  for (
+    const [axis, keepDims] of [
+      [[0, 1, 2], false],
+      [[0], true],
+      [[2, 0, 1], false],
+      [[1, 2], false],
+      [
+        -1,
+        false,
+      ],
+      [[0, 1, 2, 3], false],
+    ] as [number[] | number, boolean][]
+  ) {
+    for (const op of ["sum", "mean"] as const) {
+      const res: { shape: number[]; v: Float32Array }[] = [];
+      for (const backend of ["cpu", "wasm"]) {
+        await tf.setBackend(backend);
+        const t = tf[op](tf.tensor(x, shape), axis, keepDims);
+        res.push({ shape: t.shape, v: (await t.data()) as Float32Array });
+        t.dispose();
+      }
+      assertEquals(res[1].shape, res[0].shape, `${op} ${axis} shape`);
+      const e = relErr(res[1].v, res[0].v);
+      assert(e <= 1e-5, `${op} over ${axis}: relative error ${e}`);
+    }
+  }
 });

@@ -1,7 +1,7 @@
 /**
  * Kernels we register on the wasm backend so that it can train convnets fast: a
- * `Conv2DBackpropFilter` (missing upstream), a `Conv2DBackpropInput` and a `BatchMatMul` that
- * route through the backend's fast XNNPACK paths (see `conv_grads.ts`, `matmul.ts`).
+ * `Conv2DBackpropFilter` (missing upstream), a `Conv2DBackpropInput`, a `BatchMatMul` and leading-axis `Sum`/`Mean` that
+ * avoid its slow paths (see `conv_grads.ts`, `matmul.ts`, `reduce.ts`).
  *
  * `registerTrainingKernels()` runs once from `arb/tf.ts`, before the backend initialises, so
  * that the original kernels' setup functions (which bind the wasm exports) still run.
@@ -9,6 +9,7 @@
 import { tf } from "../tf.ts";
 import { makeConv2DBackpropFilter, makeConv2DBackpropInput } from "./conv_grads.ts";
 import { makeBatchMatMul } from "./matmul.ts";
+import { makeLeadingReduce } from "./reduce.ts";
 
 let registered = false;
 
@@ -20,6 +21,8 @@ export function registerTrainingKernels(): void {
   replace(wasm, "Conv2DBackpropInput", () => makeConv2DBackpropInput(wasm));
   replace(wasm, "Conv2DBackpropFilter", () => makeConv2DBackpropFilter(wasm));
   replace(wasm, "BatchMatMul", (orig) => makeBatchMatMul(wasm, orig!.kernelFunc));
+  replace(wasm, "Sum", (orig) => makeLeadingReduce(false, orig!.kernelFunc));
+  replace(wasm, "Mean", (orig) => makeLeadingReduce(true, orig!.kernelFunc));
 }
 
 function replace(
