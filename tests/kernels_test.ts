@@ -172,3 +172,23 @@ Deno.test("sum and mean over leading axes on wasm = cpu (and other axes still wo
     }
   }
 });
+
+Deno.test("unsortedSegmentSum on wasm = cpu (the gradient of gather)", async () => {
+  const rng = new Rng(8);
+  const x = randomArray(rng, 5 * 3);
+  const results: Float32Array[] = [];
+  for (const backend of ["cpu", "wasm"]) {
+    await tf.setBackend(backend);
+    const g = tf.grads((a: tf.Tensor) => tf.sum(tf.mul(tf.gather(a, [2, 0, 2, 4, 1, 2]), 1.5)));
+    const [d] = g([tf.tensor2d(x, [5, 3])]);
+    results.push((await d.data()) as Float32Array);
+    const s = tf.unsortedSegmentSum(
+      tf.tensor2d(x, [5, 3]),
+      tf.tensor1d([1, -1, 3, 1, 0], "int32"),
+      4,
+    );
+    results.push((await s.data()) as Float32Array);
+  }
+  assertEquals(results[2], results[0]);
+  assertEquals(results[3], results[1]);
+});

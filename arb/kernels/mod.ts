@@ -1,6 +1,6 @@
 /**
  * Kernels we register on the wasm backend so that it can train convnets fast: a
- * `Conv2DBackpropFilter` (missing upstream), a `Conv2DBackpropInput`, a `BatchMatMul` and leading-axis `Sum`/`Mean` that
+ * `Conv2DBackpropFilter` and `UnsortedSegmentSum` (missing upstream), a `Conv2DBackpropInput`, a `BatchMatMul` and leading-axis `Sum`/`Mean` that
  * avoid its slow paths (see `conv_grads.ts`, `matmul.ts`, `reduce.ts`).
  *
  * `registerTrainingKernels()` runs once from `arb/tf.ts`, before the backend initialises, so
@@ -10,6 +10,7 @@ import { tf } from "../tf.ts";
 import { makeConv2DBackpropFilter, makeConv2DBackpropInput } from "./conv_grads.ts";
 import { makeBatchMatMul } from "./matmul.ts";
 import { makeLeadingReduce } from "./reduce.ts";
+import { unsortedSegmentSum } from "./segment.ts";
 
 let registered = false;
 
@@ -23,6 +24,7 @@ export function registerTrainingKernels(): void {
   replace(wasm, "BatchMatMul", (orig) => makeBatchMatMul(wasm, orig!.kernelFunc));
   replace(wasm, "Sum", (orig) => makeLeadingReduce(false, orig!.kernelFunc));
   replace(wasm, "Mean", (orig) => makeLeadingReduce(true, orig!.kernelFunc));
+  replace(wasm, "UnsortedSegmentSum", () => unsortedSegmentSum);
 }
 
 function replace(
