@@ -7,8 +7,11 @@
  * on machines without internet), so it is imported through a specifier that is only resolved
  * when asked for: add it with `deno add npm:@tensorflow/tfjs-node@4.22.0` (or `-gpu`) and
  * `deno install --allow-scripts` to make it available.
+ * The wasm backend runs multi-threaded (`wasm_threads.ts`) with `ARB_WASM_THREADS` threads
+ * (default: the logical core count) when it is selected here before its first use.
  */
 import { tf } from "./tf.ts";
+import { enableWasmThreads, wasmThreadsCount } from "./wasm_threads.ts";
 
 /** What a caller may ask for. */
 export type BackendPreference = "auto" | "tensorflow" | "webgpu" | "wasm" | "cpu";
@@ -106,14 +109,34 @@ async function probeWebgpu(): Promise<Probe & { fallback: boolean }> {
   };
 }
 
-function probeWasm(): Probe {
+/** Threads for the wasm backend: `ARB_WASM_THREADS`, else the number of logical cores. */
+function wantedWasmThreads(explicit?: number): number {
+  if (explicit !== undefined) return explicit;
+  const env = Deno.env.get("ARB_WASM_THREADS");
+  if (env !== undefined && env !== "") {
+    const n = Number(env);
+    if (!Number.isInteger(n) || n < 1) {
+      throw new Error(`ARB_WASM_THREADS must be a positive integer, got "${env}"`);
+    }
+    return n;
+  }
+  return navigator.hardwareConcurrency || 1;
+}
+
+function probeWasm(threads: number, log: (m: string) => void): Probe {
   const ok = tf.findBackendFactory("wasm") !== null;
-  return {
+  const probe: Probe = {
     ok,
-    device: "WebAssembly SIMD (XNNPACK), 1 thread",
+    device: "WebAssembly SIMD (XNNPACK)",
     why: ok ? "wasm backend registered" : "wasm backend not registered",
-    activate: () => activate("wasm"),
+    activate: async () => {
+      await enableWasmThreads(threads, log);
+      await activate("wasm");
+      const n = wasmThreadsCount();
+      probe.device = `WebAssembly SIMD (XNNPACK), ${n} thread${n === 1 ? "" : "s"}`;
+    },
   };
+  return probe;
 }
 
 function probeCpu(): Probe {
@@ -146,9 +169,14 @@ function firstLine(e: unknown): string {
  */
 export async function selectBackend(
   preference: BackendPreference = "auto",
-  options: { log?: (message: string) => void } = {},
+  options: {
+    log?: (message: string) => void;
+    /** wasm threads (default `ARB_WASM_THREADS` or the logical core count; 1 = single). */
+    wasmThreads?: number;
+  } = {},
 ): Promise<BackendChoice> {
   const log = options.log ?? ((m: string) => console.error(m));
+  const threads = wantedWasmThreads(options.wasmThreads);
   if (!BACKEND_PREFERENCES.includes(preference)) {
     throw new Error(
       `unknown backend "${preference}": choose one of ${BACKEND_PREFERENCES.join(", ")}`,
@@ -160,7 +188,7 @@ export async function selectBackend(
       : preference === "webgpu"
       ? await probeWebgpu()
       : preference === "wasm"
-      ? probeWasm()
+      ? probeWasm(threads, log)
       : probeCpu();
     if (!probe.ok) {
       throw new Error(
@@ -179,7 +207,7 @@ export async function selectBackend(
   const wg = await probeWebgpu();
   if (wg.ok && !wg.fallback) return done("webgpu", wg, skipped, log);
   skipped.push(`webgpu ${wg.ok ? "skipped: " : "unavailable: "}${wg.why}`);
-  const wasm = probeWasm();
+  const wasm = probeWasm(threads, log);
   if (wasm.ok) return done("wasm", wasm, skipped, log);
   skipped.push(`wasm unavailable (${wasm.why})`);
   return done("cpu", probeCpu(), skipped, log);

@@ -83,3 +83,20 @@ Deno.test("WebGPU gradients of a small conv model match cpu", async () => {
   }
   await selectBackend("cpu", quiet);
 });
+
+Deno.test("wasm with 2 threads starts under Deno and gives bitwise the single-thread results", async () => {
+  const run = async (threads: string) => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", new URL("./fixtures/wasm_threads_probe.ts", import.meta.url).pathname],
+      env: { ARB_WASM_THREADS: threads },
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout).trim().split("\n").at(-1) ?? "";
+    assert(out.success, `probe failed: ${new TextDecoder().decode(out.stderr)}`);
+    return JSON.parse(text) as { device: string; digest: string };
+  };
+  const one = await run("1"), two = await run("2");
+  assertStringIncludes(one.device, "1 thread");
+  assertStringIncludes(two.device, "2 threads");
+  assertEquals(two.digest, one.digest);
+});
