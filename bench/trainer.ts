@@ -122,6 +122,17 @@ async function run(w: Workload, profile: { take(): [string, number][] } | null) 
 
 /** Runs the trainer benchmark on the given backends (default wasm) and prints a table. */
 export async function benchTrainer(args: string[] = []): Promise<void> {
+  // Optional overrides for exploration: --convnet-width N --convnet-projector SPEC
+  const opt = (name: string) => {
+    const i = args.indexOf(name);
+    if (i < 0) return undefined;
+    const v = args[i + 1];
+    args = [...args.slice(0, i), ...args.slice(i + 2)];
+    return v;
+  };
+  const width = opt("--convnet-width"), proj = opt("--convnet-projector");
+  if (width) WORKLOADS[0].spec.width = Number(width);
+  if (proj) WORKLOADS[0].projector = proj;
   const backends = args.length ? args : ["wasm"];
   console.log("one ARB training step, two views per image (shared 2-core machine: noisy)");
   for (const backend of backends) {

@@ -6,6 +6,7 @@
 import { tf } from "../arb/tf.ts";
 import { Rng } from "../arb/rng.ts";
 import { assert, assertEquals } from "./assert.ts";
+import { filterGradPath } from "../arb/kernels/conv_grads.ts";
 
 type Pad = "same" | "valid" | [
   [number, number],
@@ -72,27 +73,32 @@ const cases: { x: number[]; k: number; co: number; stride: number; pad: Pad }[] 
   { x: [2, 8, 8, 3], k: 2, co: 4, stride: 2, pad: "valid" },
 ];
 
-for (const c of cases) {
-  const name = `conv grads wasm = cpu: x ${c.x} k ${c.k} co ${c.co} stride ${c.stride} pad ${
-    JSON.stringify(c.pad)
-  }`;
-  Deno.test(name, async () => {
-    const rng = new Rng(7);
-    const ws = [c.k, c.k, c.x[3], c.co];
-    const x = randomArray(rng, c.x.reduce((a, b) => a * b));
-    const w = randomArray(rng, ws.reduce((a, b) => a * b));
-    const rSeed = rng.nextUint32();
-    const data = {
-      x,
-      w,
-      r: (s: number[]) => randomArray(new Rng(rSeed), s.reduce((a, b) => a * b)),
-    };
-    const ref = await convGrads("cpu", c.x, ws, data, c.stride, c.pad);
-    const got = await convGrads("wasm", c.x, ws, data, c.stride, c.pad);
-    const ex = relErr(got.dx, ref.dx), ew = relErr(got.dw, ref.dw);
-    assert(ex <= 1e-4, `input gradient differs: relative error ${ex}`);
-    assert(ew <= 1e-4, `filter gradient differs: relative error ${ew}`);
-  });
+for (const path of ["im2col", "conv"] as const) {
+  for (const c of cases) {
+    const name =
+      `conv grads wasm = cpu (${path} filter grad): x ${c.x} k ${c.k} co ${c.co} stride ${c.stride} pad ${
+        JSON.stringify(c.pad)
+      }`;
+    Deno.test(name, async () => {
+      filterGradPath.force = path;
+      const rng = new Rng(7);
+      const ws = [c.k, c.k, c.x[3], c.co];
+      const x = randomArray(rng, c.x.reduce((a, b) => a * b));
+      const w = randomArray(rng, ws.reduce((a, b) => a * b));
+      const rSeed = rng.nextUint32();
+      const data = {
+        x,
+        w,
+        r: (s: number[]) => randomArray(new Rng(rSeed), s.reduce((a, b) => a * b)),
+      };
+      const ref = await convGrads("cpu", c.x, ws, data, c.stride, c.pad);
+      const got = await convGrads("wasm", c.x, ws, data, c.stride, c.pad);
+      const ex = relErr(got.dx, ref.dx), ew = relErr(got.dw, ref.dw);
+      assert(ex <= 1e-4, `input gradient differs: relative error ${ex}`);
+      assert(ew <= 1e-4, `filter gradient differs: relative error ${ew}`);
+      filterGradPath.force = undefined;
+    });
+  }
 }
 
 Deno.test("matmul wasm = cpu for every transpose combination, batched and not", async () => {
