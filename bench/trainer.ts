@@ -28,7 +28,7 @@ const WORKLOADS: Workload[] = [
   {
     name: "convnet b256 28x28x1",
     spec: { arch: "convnet", stem: "cifar", inChannels: 1 },
-    projector: "1024-1024-256",
+    projector: "512-512-128",
     batch: 256,
     hw: 28,
     steps: 3,

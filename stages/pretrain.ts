@@ -29,7 +29,7 @@ export const PretrainParams = z.object({
   loss: z.record(z.unknown()).default({}),
   arch: z.enum(["resnet18", "resnet50", "convnet"]).default("resnet18"),
   stem: z.enum(["cifar", "imagenet"]).default("cifar"),
-  /** Base width (ResNet 64, convnet 32 when omitted). */
+  /** Base width (ResNet 64, convnet 16 when omitted). */
   width: z.number().int().positive().optional(),
   /** Projector MLP, e.g. `2048-2048-256` (Linear-BN-ReLU between, last Linear). */
   projector: z.string().regex(/^\d+(-\d+)*$/, "like 2048-2048-256").default("2048-2048-256"),

@@ -109,15 +109,15 @@ Deno.test("ImageNet stem halves twice; same seed gives the same weights", async 
   }
 });
 
-Deno.test("small convnet: 256-d features from 28x28x1, documented parameter count", () => {
+Deno.test("small convnet: 128-d features from 28x28x1, documented parameter count", () => {
   const enc = buildEncoder({ arch: "convnet", stem: "cifar", inChannels: 1 }, new Rng(0));
   try {
     const y = enc.apply(tf.zeros([3, 28, 28, 1]), true);
-    assertEquals(y.shape, [3, 256]);
+    assertEquals(y.shape, [3, 128]);
     y.dispose();
-    // 3x3 convs 1->32->64->128->256 plus BN gamma/beta per channel.
-    const convs = 9 * (1 * 32 + 32 * 64 + 64 * 128 + 128 * 256);
-    assertEquals(enc.paramCount, convs + 2 * (32 + 64 + 128 + 256));
+    // 3x3 convs 1->16->32->64->128 plus BN gamma/beta per channel.
+    const convs = 9 * (1 * 16 + 16 * 32 + 32 * 64 + 64 * 128);
+    assertEquals(enc.paramCount, convs + 2 * (16 + 32 + 64 + 128));
   } finally {
     enc.dispose();
   }

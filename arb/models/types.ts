@@ -7,7 +7,7 @@ export interface EncoderSpec {
   /** `cifar`: 3x3 stride-1 first conv, no max-pool; `imagenet`: 7x7 stride-2 conv + max-pool. */
   stem: "cifar" | "imagenet";
   inChannels: number;
-  /** Base width: 64 for the ResNets (torchvision), 32 for the convnet, when omitted. */
+  /** Base width: 64 for the ResNets (torchvision), 16 for the convnet, when omitted. */
   width?: number;
 }
 
