@@ -94,23 +94,25 @@ function filterGradIm2col(
   const pT = b.makeOutput([1, rows, p], "float32");
   const dst = b.typedArrayFromHeap(pT);
   const src = b.typedArrayFromHeap(x);
-  for (let i = 0; i < kh; i++) {
-    for (let j = 0; j < kw; j++) {
+  for (let j = 0; j < kw; j++) {
+    // Output columns whose input column xo*sw + j - pl lies inside the image.
+    const xlo = Math.min(ow, Math.max(0, Math.ceil((pl - j) / sw)));
+    const xhi = Math.max(xlo, Math.min(ow, Math.floor((w - 1 - j + pl) / sw) + 1));
+    const step = sw * ci;
+    for (let i = 0; i < kh; i++) {
       for (let c = 0; c < ci; c++) {
         let d = ((i * kw + j) * ci + c) * p;
         for (let b0 = 0; b0 < n; b0++) {
-          for (let y = 0; y < oh; y++) {
+          for (let y = 0; y < oh; y++, d += ow) {
             const iy = y * sh + i - pt;
             if (iy < 0 || iy >= h) {
               dst.fill(0, d, d + ow);
-              d += ow;
               continue;
             }
-            const rowBase = (b0 * h + iy) * w;
-            for (let xo = 0; xo < ow; xo++, d++) {
-              const ix = xo * sw + j - pl;
-              dst[d] = ix >= 0 && ix < w ? src[(rowBase + ix) * ci + c] : 0;
-            }
+            if (xlo > 0) dst.fill(0, d, d + xlo);
+            if (xhi < ow) dst.fill(0, d + xhi, d + ow);
+            let s0 = ((b0 * h + iy) * w + xlo * sw + j - pl) * ci + c;
+            for (let xo = xlo; xo < xhi; xo++, s0 += step) dst[d + xo] = src[s0];
           }
         }
       }
