@@ -94,23 +94,32 @@ function filterGradIm2col(
   const pT = b.makeOutput([1, rows, p], "float32");
   const dst = b.typedArrayFromHeap(pT);
   const src = b.typedArrayFromHeap(x);
+  // Output columns whose input column xo*sw + j - pl lies inside the image, per tap column j.
+  const xlos: number[] = [], xhis: number[] = [];
   for (let j = 0; j < kw; j++) {
-    // Output columns whose input column xo*sw + j - pl lies inside the image.
     const xlo = Math.min(ow, Math.max(0, Math.ceil((pl - j) / sw)));
-    const xhi = Math.max(xlo, Math.min(ow, Math.floor((w - 1 - j + pl) / sw) + 1));
-    const step = sw * ci;
-    for (let i = 0; i < kh; i++) {
-      for (let c = 0; c < ci; c++) {
-        let d = ((i * kw + j) * ci + c) * p;
-        for (let b0 = 0; b0 < n; b0++) {
-          for (let y = 0; y < oh; y++, d += ow) {
-            const iy = y * sh + i - pt;
-            if (iy < 0 || iy >= h) {
-              dst.fill(0, d, d + ow);
+    xlos.push(xlo);
+    xhis.push(Math.max(xlo, Math.min(ow, Math.floor((w - 1 - j + pl) / sw) + 1)));
+  }
+  const step = sw * ci;
+  // One output row (b0, y) at a time: its input rows stay in cache while every patch row
+  // receives its ow-long segment.
+  for (let b0 = 0; b0 < n; b0++) {
+    for (let y = 0; y < oh; y++) {
+      const col = (b0 * oh + y) * ow;
+      for (let i = 0; i < kh; i++) {
+        const iy = y * sh + i - pt;
+        const inside = iy >= 0 && iy < h;
+        for (let j = 0; j < kw; j++) {
+          const xlo = xlos[j], xhi = xhis[j];
+          for (let c = 0; c < ci; c++) {
+            const d = ((i * kw + j) * ci + c) * p + col;
+            if (!inside) {
+              for (let xo = 0; xo < ow; xo++) dst[d + xo] = 0;
               continue;
             }
-            if (xlo > 0) dst.fill(0, d, d + xlo);
-            if (xhi < ow) dst.fill(0, d + xhi, d + ow);
+            for (let xo = 0; xo < xlo; xo++) dst[d + xo] = 0;
+            for (let xo = xhi; xo < ow; xo++) dst[d + xo] = 0;
             let s0 = ((b0 * h + iy) * w + xlo * sw + j - pl) * ci + c;
             for (let xo = xlo; xo < xhi; xo++, s0 += step) dst[d + xo] = src[s0];
           }
