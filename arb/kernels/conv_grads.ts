@@ -3,14 +3,13 @@
  *
  * tfjs-backend-wasm has no `Conv2DBackpropFilter` at all, and its `Conv2DBackpropInput` is a
  * plain loop (about 1.5 GFLOP/s here, against about 20 GFLOP/s for its XNNPACK `Conv2D`).
- * Both gradients are themselves convolutions, so we rewrite them as calls of the fast
- * `Conv2D` kernel on transposed or zero-dilated tensors:
+ * Both gradients are rewritten on the backend's fast paths (XNNPACK `Conv2D` and matmul):
  *
- * - filter gradient, for few input channels, strides or small maps: a matmul of explicit
- *   transposed patches (im2col) with dy; otherwise dW[kh, kw, ci, co] = sum_{n, oh, ow} x[n, oh*s + kh - pt, ow*s + kw - pl, ci]
- *   * dy[n, oh, ow, co]. With x' = x as [ci, H, W, n] (batch <-> channels) and dy' = dy as
- *   [OH, OW, n, co] (a filter), this is conv2d(x', dy', stride 1, dilation s) giving
- *   [ci, KH, KW, co], transposed to [KH, KW, ci, co].
+ * - filter gradient: dW[kh, kw, ci, co] = sum_{n, oh, ow} x[n, oh*s + kh - pt, ow*s + kw - pl, ci]
+ *   * dy[n, oh, ow, co] is patches^T dy, with the transposed patches [KH*KW*Ci, N*OH*OW]
+ *   built on the heap (im2col). When they would be too big: with x' = x as [ci, H, W, n]
+ *   (batch <-> channels) and dy' = dy as [OH, OW, n, co] (a filter), it is conv2d(x', dy',
+ *   stride 1, dilation s) giving [ci, KH, KW, co], transposed to [KH, KW, ci, co].
  * - input gradient: a stride-1 conv of dy with rot180(W), in/out channels swapped. For stride
  *   s > 1, each of the s x s output phases uses only the taps of W congruent to it, so s*s
  *   small convs compute dx without the zeros a dilated dy would multiply (4x the work at
@@ -67,15 +66,18 @@ function convInfo(
 /** Forces one filter-gradient algorithm (tests); `undefined` chooses by shape. */
 export const filterGradPath: { force?: "im2col" | "conv" } = {};
 
+/** Largest patch matrix (floats) the im2col filter gradient builds: 256 MB. */
+export const IM2COL_MAX_FLOATS = 1 << 26;
+
 /**
- * Which filter-gradient algorithm to use. The conv form streams its huge dy "filter" once per
- * few output rows (KH*KW*Ci of them) and wins only for large stride-1 feature maps; explicit
- * patches (KH*KW/s^2 times the input) win for few rows, strides and small maps (measured on
- * ResNet-18 and convnet layers here).
+ * Which filter-gradient algorithm to use. With the patch fill ordered by output row, the
+ * im2col form matched or beat the conv form on every ResNet-18 and convnet layer measured
+ * here (the conv form streams its huge dy "filter" once per few output rows and transposes
+ * x with a slow rank-4 transpose); the conv form remains for patch matrices too big to build.
  */
-function useIm2col(rows: number, strides: number, outPixels: number): boolean {
+function useIm2col(patchFloats: number): boolean {
   if (filterGradPath.force) return filterGradPath.force === "im2col";
-  return rows <= 32 || strides > 1 || outPixels <= 64;
+  return patchFloats <= IM2COL_MAX_FLOATS;
 }
 
 /** dW = patches^T dy, with patches^T [KH*KW*Ci, P] built on the heap in one pass. */
@@ -150,8 +152,7 @@ export function makeConv2DBackpropFilter(backendName: string): tf.KernelFunc {
     const filterShape = (attrs as { filterShape: number[] }).filterShape;
     const info = convInfo(x.shape, filterShape, attrs as Record<string, unknown>);
     const rows = info.filterHeight * info.filterWidth * x.shape[3];
-    const strided = Math.max(info.strideHeight, info.strideWidth);
-    if (useIm2col(rows, strided, info.outHeight * info.outWidth)) {
+    if (useIm2col(rows * x.shape[0] * info.outHeight * info.outWidth)) {
       return filterGradIm2col(b as Backend & HeapBackend, backendName, x, dy, info);
     }
     const { strideHeight: sh, strideWidth: sw, filterHeight: kh, filterWidth: kw } = info;
