@@ -9,7 +9,7 @@
 import { tf } from "../tf.ts";
 import type { Rng } from "../rng.ts";
 import { ParamStore } from "./params.ts";
-import { batchNorm, conv, declareBatchNorm, declareConv } from "./layers.ts";
+import { convBn, declareBatchNorm, declareConv } from "./layers.ts";
 import type { Encoder, EncoderSpec } from "./types.ts";
 
 /** Builds the small convnet encoder (see module doc). */
@@ -31,9 +31,7 @@ export function buildConvNet(spec: EncoderSpec, rng: Rng): Encoder {
       }
       let h = x;
       for (let i = 0; i < widths.length; i++) {
-        h = tf.relu(
-          batchNorm(store, `bn${i + 1}`, conv(store, `conv${i + 1}`, h, strides[i], 1), training),
-        );
+        h = convBn(store, `conv${i + 1}`, `bn${i + 1}`, h, strides[i], 1, training, true);
       }
       return tf.mean(h, [1, 2]) as tf.Tensor2D;
     });

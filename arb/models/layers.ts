@@ -32,7 +32,7 @@ export function declareConv(
  * conv2d with PyTorch padding semantics: symmetric explicit `pad` rows/columns (not TF "same",
  * which pads asymmetrically for stride 2 and would shift the sampling grid against PyTorch).
  */
-export function conv(
+export function convolve(
   store: ParamStore,
   name: string,
   x: tf.Tensor4D,
@@ -57,26 +57,30 @@ export function declareBatchNorm(store: ParamStore, name: string, c: number, gam
 }
 
 /**
- * Batch normalisation over every axis but the last (NHWC images or N x C features).
- * Training: normalises with the batch statistics (biased variance, as PyTorch) and updates the
- * running statistics with momentum 0.1 (running_var from the unbiased variance); the gradient
- * is the closed form (fewer passes than autodiff through the moments). Eval: uses the running
- * statistics.
+ * Batch normalisation over every axis but the last (NHWC images or N x C features), with an
+ * optional fused ReLU. Training: normalises with the batch statistics (biased variance, as
+ * PyTorch) and updates the running statistics with momentum 0.1 (running_var from the
+ * unbiased variance); the gradient is the closed form (fewer passes and fewer kept tensors
+ * than autodiff through the moments: only xhat and the output are kept for backprop). Eval:
+ * uses the running statistics.
  */
 export function batchNorm<T extends tf.Tensor>(
   store: ParamStore,
   name: string,
   x: T,
   training: boolean,
+  options: { relu?: boolean } = {},
 ): T {
   const gamma = store.get(`${name}.weight`);
   const beta = store.get(`${name}.bias`);
   const rm = store.get(`${name}.running_mean`);
   const rv = store.get(`${name}.running_var`);
+  const relu = options.relu ?? false;
   if (!training) {
     return tf.tidy(() => {
       const scale = tf.mul(gamma, tf.rsqrt(tf.add(rv, BN_EPS)));
-      return tf.add(tf.mul(x, scale), tf.sub(beta, tf.mul(rm, scale))) as T;
+      const y = tf.add(tf.mul(x, scale), tf.sub(beta, tf.mul(rm, scale)));
+      return (relu ? tf.relu(y) : y) as T;
     });
   }
   const axes = [...Array(x.rank - 1).keys()];
@@ -91,22 +95,30 @@ export function batchNorm<T extends tf.Tensor>(
     const variance = tf.mean(tf.square(xc), axes);
     const invstd = tf.rsqrt(tf.add(variance, BN_EPS));
     const xhat = tf.mul(xc, invstd);
-    const y = tf.add(tf.mul(xhat, g as tf.Tensor), b as tf.Tensor);
+    const pre = tf.add(tf.mul(xhat, g as tf.Tensor), b as tf.Tensor);
+    const y = relu ? tf.relu(pre) : pre;
     // The forward runs inside a tidy: keep the moments for the running-stat update below.
     batchMean = tf.keep(mean);
     batchVar = tf.keep(variance);
-    (save as tf.GradSaveFunc)([xhat, invstd, g as tf.Tensor]);
+    (save as tf.GradSaveFunc)([xhat, invstd, g as tf.Tensor, y]);
     return {
       value: y,
       gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-        const d = dy as tf.Tensor;
-        const [sxhat, sinvstd, sg] = saved;
-        const dbeta = tf.sum(d, axes);
-        const dgamma = tf.sum(tf.mul(d, sxhat), axes);
-        // dx = gamma * invstd * (dy - mean(dy) - xhat * mean(dy * xhat))
-        const centred = tf.sub(tf.sub(d, tf.div(dbeta, n)), tf.mul(sxhat, tf.div(dgamma, n)));
-        const dx = tf.mul(centred, tf.mul(sg, sinvstd));
-        return [dx, dgamma, dbeta];
+        const [sxhat, sinvstd, sg, sy] = saved;
+        // Backprop runs outside any tidy: free the temporaries now, and dy too (no other
+        // node reads the gradient of this output), or they all live until backprop ends.
+        const grads = tf.tidy(() => {
+          // ReLU'(pre) is 1 exactly where the output is positive.
+          const d = relu ? tf.mul(dy as tf.Tensor, tf.step(sy)) : (dy as tf.Tensor);
+          const dbeta = tf.sum(d, axes);
+          const dgamma = tf.sum(tf.mul(d, sxhat), axes);
+          // dx = gamma * invstd * (dy - mean(dy) - xhat * mean(dy * xhat))
+          const centred = tf.sub(tf.sub(d, tf.div(dbeta, n)), tf.mul(sxhat, tf.div(dgamma, n)));
+          const dx = tf.mul(centred, tf.mul(sg, sinvstd));
+          return [dx, dgamma, dbeta];
+        });
+        (dy as tf.Tensor).dispose();
+        return grads;
       },
     };
   });
@@ -120,6 +132,45 @@ export function batchNorm<T extends tf.Tensor>(
   });
   tf.dispose([batchMean!, batchVar!]);
   return y;
+}
+
+/**
+ * conv -> BN (-> ReLU). The conv output is freed as soon as BN has consumed it: no backward
+ * function reads it (conv keeps its input, BN keeps xhat), and under a gradient tape it
+ * would otherwise live until the whole backward pass ends (a third of the activation memory).
+ */
+export function convBn(
+  store: ParamStore,
+  conv: string,
+  bn: string,
+  x: tf.Tensor4D,
+  stride: number,
+  pad: number,
+  training: boolean,
+  relu: boolean,
+): tf.Tensor4D {
+  const c = convolve(store, conv, x, stride, pad);
+  const y = batchNorm(store, bn, c, training, { relu });
+  c.dispose();
+  return y;
+}
+
+/** relu(a + b) keeping only the output for backprop (the residual join of a ResNet block). */
+export function addRelu(a: tf.Tensor4D, b: tf.Tensor4D): tf.Tensor4D {
+  const f = tf.customGrad((p, q, save) => {
+    const y = tf.relu(tf.add(p as tf.Tensor, q as tf.Tensor));
+    (save as tf.GradSaveFunc)([y]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], [sy]: tf.Tensor[]) => {
+        const d = tf.tidy(() => tf.mul(dy as tf.Tensor, tf.step(sy)));
+        (dy as tf.Tensor).dispose(); // see batchNorm
+        // Two handles on one buffer: each consumer may free its own.
+        return [d, tf.clone(d)];
+      },
+    };
+  });
+  return f(a, b) as tf.Tensor4D;
 }
 
 /** Declares `name.weight` (stored [in, out]) and optionally `name.bias`, PyTorch Linear init. */

@@ -44,7 +44,7 @@ export function buildProjector(spec: string, inDim: number, rng: Rng): Projector
       let h = x;
       for (const l of layers) {
         h = linear(store, l.linear, h, false);
-        if (l.bn) h = tf.relu(batchNorm(store, l.bn, h, training));
+        if (l.bn) h = batchNorm(store, l.bn, h, training, { relu: true });
       }
       return h;
     });

@@ -8,7 +8,7 @@
 import { tf } from "../tf.ts";
 import type { Rng } from "../rng.ts";
 import { ParamStore } from "./params.ts";
-import { batchNorm, conv, declareBatchNorm, declareConv } from "./layers.ts";
+import { addRelu, convBn, declareBatchNorm, declareConv } from "./layers.ts";
 import type { Encoder, EncoderSpec } from "./types.ts";
 
 interface Block {
@@ -61,8 +61,9 @@ export function buildResNet(spec: EncoderSpec, rng: Rng): Encoder {
       if (x.shape[3] !== spec.inChannels) {
         throw new Error(`encoder expects ${spec.inChannels} channels, got input ${x.shape}`);
       }
-      let h = spec.stem === "cifar" ? conv(store, "conv1", x, 1, 1) : conv(store, "conv1", x, 2, 3);
-      h = tf.relu(batchNorm(store, "bn1", h, training));
+      let h = spec.stem === "cifar"
+        ? convBn(store, "conv1", "bn1", x, 1, 1, training, true)
+        : convBn(store, "conv1", "bn1", x, 2, 3, training, true);
       if (spec.stem === "imagenet") h = tf.maxPool(h, 3, 2, 1);
       for (const b of plan) h = applyBlock(store, b, h, training, bottleneck);
       return tf.mean(h, [1, 2]) as tf.Tensor2D;
@@ -113,20 +114,15 @@ function applyBlock(
   const n = b.name;
   let h: tf.Tensor4D;
   if (bottleneck) {
-    h = tf.relu(batchNorm(store, `${n}.bn1`, conv(store, `${n}.conv1`, x, 1, 0), training));
-    h = tf.relu(batchNorm(store, `${n}.bn2`, conv(store, `${n}.conv2`, h, b.stride, 1), training));
-    h = batchNorm(store, `${n}.bn3`, conv(store, `${n}.conv3`, h, 1, 0), training);
+    h = convBn(store, `${n}.conv1`, `${n}.bn1`, x, 1, 0, training, true);
+    h = convBn(store, `${n}.conv2`, `${n}.bn2`, h, b.stride, 1, training, true);
+    h = convBn(store, `${n}.conv3`, `${n}.bn3`, h, 1, 0, training, false);
   } else {
-    h = tf.relu(batchNorm(store, `${n}.bn1`, conv(store, `${n}.conv1`, x, b.stride, 1), training));
-    h = batchNorm(store, `${n}.bn2`, conv(store, `${n}.conv2`, h, 1, 1), training);
+    h = convBn(store, `${n}.conv1`, `${n}.bn1`, x, b.stride, 1, training, true);
+    h = convBn(store, `${n}.conv2`, `${n}.bn2`, h, 1, 1, training, false);
   }
   const identity = b.downsample
-    ? batchNorm(
-      store,
-      `${n}.downsample.1`,
-      conv(store, `${n}.downsample.0`, x, b.stride, 0),
-      training,
-    )
+    ? convBn(store, `${n}.downsample.0`, `${n}.downsample.1`, x, b.stride, 0, training, false)
     : x;
-  return tf.relu(tf.add(h, identity));
+  return addRelu(h, identity);
 }
