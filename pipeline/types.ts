@@ -51,7 +51,10 @@ export interface StageContext<P> {
   key: string;
   /** Parameters after schema validation (defaults applied, matrix values merged in). */
   params: P;
-  /** Matrix values of this instance (empty when not a matrix stage). */
+  /**
+   * Matrix coordinates of this instance (empty when not a matrix stage): its own matrix
+   * values plus those inherited by fanning out over matrix upstreams, keys sorted.
+   */
   matrix: Record<string, unknown>;
   /**
    * Upstream outputs by upstream stage name (the names in `needs`). One entry per name
@@ -75,6 +78,15 @@ export interface StageContext<P> {
   progress(p: Progress): void;
 }
 
+/** Helpers a kind's `fingerprint` may use. */
+export interface FingerprintTools {
+  /**
+   * Content digest of a file (its SHA-256) or a folder (the digest of its manifest), streamed
+   * and remembered in the stat cache, so unchanged large inputs are not read again.
+   */
+  hashPath(path: string): Promise<string>;
+}
+
 /** A stage kind: a named, versioned, schema-validated unit of work. */
 export interface StageKind<S extends z.ZodTypeAny = z.ZodTypeAny> {
   /** Name used in `uses:`. */
@@ -85,6 +97,12 @@ export interface StageKind<S extends z.ZodTypeAny = z.ZodTypeAny> {
   description: string;
   /** Validates `with` (after matrix values are merged in); unknown keys are errors. */
   schema: S;
+  /**
+   * Optional: facts besides the parameters and upstream outputs that the output depends on,
+   * such as the content of files outside the pipeline. The result (any JSON value) becomes
+   * part of the cache key and the lock file. Called before every cache lookup.
+   */
+  fingerprint?(params: z.output<S>, tools: FingerprintTools): Promise<unknown>;
   /** Does the work, writing into `ctx.outDir`. Throws on failure. */
   run(ctx: StageContext<z.output<S>>): Promise<void>;
 }
