@@ -4,7 +4,8 @@
  * loss, a LARS update; augmentation excluded) for the small convnet at batch 256 on 28x28x1 and
  * ResNet-18 at batch 64 on 32x32x3, with the achieved GFLOP/s (convolutions and linear layers
  * counted: forward multiply-adds x 2 FLOPs x 3 for forward + both backward products, x 2
- * views) and the kernels that take the time. Default backend: wasm; also `cpu`, `webgpu`.
+ * views) and the kernels that take the time. Default backend: wasm; also `cpu`, `webgpu`
+ * (convnet only unless `--all`). `--convnet-width N` / `--convnet-projector SPEC` explore.
  * Timings on a shared machine are noisy: the best of the timed steps is reported.
  */
 import { tf } from "../arb/tf.ts";
@@ -131,6 +132,8 @@ export async function benchTrainer(args: string[] = []): Promise<void> {
     return v;
   };
   const width = opt("--convnet-width"), proj = opt("--convnet-projector");
+  const all = args.includes("--all");
+  args = args.filter((a) => a !== "--all");
   if (width) WORKLOADS[0].spec.width = Number(width);
   if (proj) WORKLOADS[0].projector = proj;
   const backends = args.length ? args : ["wasm"];
@@ -143,6 +146,12 @@ export async function benchTrainer(args: string[] = []): Promise<void> {
     if (!choice) continue;
     const profile = profileKernels(backend);
     for (const w of WORKLOADS) {
+      if (backend !== "wasm" && w.spec.arch === "resnet18" && !all) {
+        console.log(
+          `${backend.padEnd(6)} ${w.name.padEnd(22)} skipped (minutes per step; --all runs it)`,
+        );
+        continue;
+      }
       const r = await run(w, profile);
       console.log(
         `${backend.padEnd(6)} ${w.name.padEnd(22)} ${

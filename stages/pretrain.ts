@@ -59,7 +59,7 @@ export const PretrainParams = z.object({
   subset: z.object({
     n: z.number().int().positive(),
     seed: z.number().int().min(0).default(0),
-    balanced: z.boolean().default(true),
+    balanced: z.boolean().default(false),
   }).strict().nullable().default(null),
   /** Which split to pretrain on. */
   split: z.string().default("train"),
@@ -95,7 +95,7 @@ async function runPretrain(ctx: StageContext<PretrainParams>): Promise<void> {
   const p = ctx.params;
   const arb = await import("../arb/mod.ts");
   const { readDataset, createLoader, subsetSplit } = await import("../arb/data/mod.ts");
-  const { augment, recipes } = await import("../arb/augment/mod.ts");
+  const { augment, parseRecipe } = await import("../arb/augment/mod.ts");
   const { openRecorder } = await import("../metrics/recorder.ts");
 
   const loss = arb.losses[p.method];
@@ -123,28 +123,12 @@ async function runPretrain(ctx: StageContext<PretrainParams>): Promise<void> {
     );
   }
   const gray = channels === 1;
-  const recipeOf = (
-    name: string | undefined,
-    fallback: string,
-    overrides: Record<string, unknown>,
-  ) => {
-    const key = name ?? fallback;
-    const base = (recipes as Record<string, unknown>)[key];
-    if (!base) {
-      throw new Error(
-        `pretrain: unknown recipe "${key}"; available: ${Object.keys(recipes).join(", ")}`,
-      );
-    }
-    return { ...(base as object), ...overrides } as typeof recipes.none;
-  };
-  const r1 = recipeOf(
-    p.recipe.view1,
-    gray ? "gray28View1" : "cifarView1",
+  const r1 = parseRecipe(
+    p.recipe.view1 ?? (gray ? "gray28View1" : "cifarView1"),
     p.recipe.view1_overrides,
   );
-  const r2 = recipeOf(
-    p.recipe.view2,
-    gray ? "gray28View2" : "cifarView2",
+  const r2 = parseRecipe(
+    p.recipe.view2 ?? (gray ? "gray28View2" : "cifarView2"),
     p.recipe.view2_overrides,
   );
   const norm = { mean: ds.meta.mean, std: ds.meta.std };
