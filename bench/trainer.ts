@@ -5,7 +5,8 @@
  * ResNet-18 at batch 64 on 32x32x3, with the achieved GFLOP/s (convolutions and linear layers
  * counted: forward multiply-adds x 2 FLOPs x 3 for forward + both backward products, x 2
  * views) and the kernels that take the time. Default backend: wasm; also `cpu`, `webgpu`
- * (convnet only unless `--all`). `--convnet-width N` / `--convnet-projector SPEC` explore.
+ * (convnet only unless `--all`), as arguments of `deno run -A bench/trainer.ts` or in
+ * `ARB_BENCH_BACKENDS=wasm,cpu,webgpu`. `--convnet-width N` / `--convnet-projector SPEC` explore.
  * Timings on a shared machine are noisy: the best of the timed steps is reported.
  */
 import { tf } from "../arb/tf.ts";
@@ -136,7 +137,8 @@ export async function benchTrainer(args: string[] = []): Promise<void> {
   args = args.filter((a) => a !== "--all");
   if (width) WORKLOADS[0].spec.width = Number(width);
   if (proj) WORKLOADS[0].projector = proj;
-  const backends = args.length ? args : ["wasm"];
+  const fromEnv = Deno.env.get("ARB_BENCH_BACKENDS")?.split(",").filter(Boolean) ?? [];
+  const backends = args.length ? args : fromEnv.length ? fromEnv : ["wasm"];
   console.log("one ARB training step, two views per image (shared 2-core machine: noisy)");
   for (const backend of backends) {
     const choice = await selectBackend(backend as "wasm", { log: () => {} }).catch((e) => {
