@@ -92,7 +92,9 @@ async function run(w: Workload, profile: { take(): [string, number][] } | null) 
     const { value, grads } = tf.variableGrads(() => {
       const z1 = projector.apply(encoder.apply(x1, true), true);
       const z2 = projector.apply(encoder.apply(x2, true), true);
-      return losses.arb(z1, z2, { rng: lossRng });
+      // Deno cannot read webgpu tensors synchronously: whiten on the device there.
+      const whitening = tf.getBackend() === "webgpu" ? "newton_schulz" : "eigh";
+      return losses.arb(z1, z2, { rng: lossRng, whitening });
     }, vars);
     await value.data();
     lars.step(grads, { weights: 0.1, biases: 0.001 });

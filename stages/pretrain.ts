@@ -146,6 +146,12 @@ async function runPretrain(ctx: StageContext<PretrainParams>): Promise<void> {
     backend: choice.backend,
     device: choice.device,
   });
+  const lossOptions = { ...p.loss };
+  if (choice.backend === "webgpu" && p.method === "arb" && lossOptions.whitening === undefined) {
+    // The default host eigensolver reads tensors synchronously, which Deno's WebGPU cannot do.
+    lossOptions.whitening = "newton_schulz";
+    ctx.log("webgpu: ARB whitening by Newton-Schulz on the device (loss.whitening overrides)");
+  }
   const spec = { arch: p.arch, stem: p.stem, inChannels: channels, width: p.width };
   const initRng = new arb.Rng(p.seed);
   const encoder = arb.buildEncoder(spec, initRng.fork());
@@ -164,7 +170,7 @@ async function runPretrain(ctx: StageContext<PretrainParams>): Promise<void> {
       encoder,
       projector,
       loss,
-      lossOptions: p.loss,
+      lossOptions,
       methodState,
       data: loader,
       views: (x, rng) => [augment(x, r1, rng, norm), augment(x, r2, rng, norm)],
