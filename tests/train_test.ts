@@ -6,7 +6,7 @@
 import { tf } from "../arb/tf.ts";
 import { Rng } from "../arb/rng.ts";
 import { buildEncoder, buildProjector } from "../arb/models/mod.ts";
-import { losses } from "../arb/losses/mod.ts";
+import { losses, methodStates } from "../arb/losses/mod.ts";
 import { loadTrainingCheckpoint } from "../arb/checkpoint.ts";
 import { type BatchSource, pretrain, type PretrainOptions, type StepReport } from "../arb/train.ts";
 import { assert, assertAlmostEquals, assertEquals, assertRejects } from "./assert.ts";
@@ -172,4 +172,64 @@ Deno.test("default schedule: lr = batch/256 x 0.3 / 0.0048, linear warm-up from 
   assert(reports.every((r) => r.imagesPerSecond > 0 && r.totalSteps === 6));
   s.encoder.dispose();
   s.projector.dispose();
+});
+
+Deno.test("a method with state (SwAV prototypes + queue) trains, freezes and resumes bitwise", async () => {
+  await tf.setBackend("wasm");
+  const params = {
+    num_prototypes: 5,
+    queue_length: 12,
+    epoch_queue_starts: 1,
+    freeze_prototypes_epochs: 1,
+  };
+  const make = (dir: string, extra: Partial<PretrainOptions> = {}) => {
+    const s = setup({
+      loss: losses.swav,
+      lossOptions: params,
+      checkpointDir: dir,
+      ...extra,
+    });
+    const state = methodStates.swav({ projectorDim: 8, rng: new Rng(6), params });
+    s.options.methodState = state;
+    return { ...s, state };
+  };
+  const dirA = await Deno.makeTempDir(), dirB = await Deno.makeTempDir();
+  try {
+    const a = make(dirA);
+    const before = Array.from(a.state.variables[0].dataSync());
+    let afterEpoch0: number[] = [];
+    a.options.onEpoch = ({ epoch }) => {
+      if (epoch === 0) afterEpoch0 = Array.from(a.state.variables[0].dataSync());
+    };
+    await pretrain(a.options);
+    // Frozen in epoch 0: only the per-step renormalisation to unit rows touches them.
+    const moved = Math.max(...afterEpoch0.map((v, i) => Math.abs(v - before[i])));
+    assert(moved < 1e-6, `prototypes moved by ${moved} during the frozen epoch`);
+    const final = Array.from(a.state.variables[0].dataSync());
+    assert(
+      Math.max(...final.map((v, i) => Math.abs(v - before[i]))) > 1e-4,
+      "trained after epoch 0",
+    );
+    const ctl = new AbortController();
+    const b1 = make(dirB, {
+      signal: ctl.signal,
+      onEpoch: ({ epoch }) => epoch === 1 && ctl.abort(),
+    });
+    await assertRejects(() => pretrain(b1.options), "aborted");
+    const b2 = make(dirB);
+    await pretrain(b2.options);
+    assertEquals(
+      Array.from(b2.state.variables[0].dataSync()),
+      Array.from(a.state.variables[0].dataSync()),
+    );
+    assertEquals(await weights(b2.encoder), await weights(a.encoder));
+    for (const m of [a, b1, b2]) {
+      m.encoder.dispose();
+      m.projector.dispose();
+      m.state.dispose();
+    }
+  } finally {
+    await Deno.remove(dirA, { recursive: true });
+    await Deno.remove(dirB, { recursive: true });
+  }
 });
