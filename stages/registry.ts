@@ -9,5 +9,7 @@ import type { StageRegistry } from "../pipeline/types.ts";
 export const registry: StageRegistry = {
   command: () => import("./command.ts").then((m) => m.kind),
   fetch_dataset: () => import("./fetch_dataset.ts").then((m) => m.fetchDatasetKind),
+  pretrain: () => import("./pretrain.ts").then((m) => m.kind),
+  linear_eval: () => import("./linear_eval.ts").then((m) => m.kind),
   report: () => import("./report.ts").then((m) => m.kind),
 };

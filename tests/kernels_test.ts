@@ -1,0 +1,200 @@
+/**
+ * The wasm training kernels (arb/kernels/) against the cpu backend's reference kernels:
+ * conv2d filter and input gradients for strides 1 and 2, same/valid/explicit padding, 1x1 and
+ * 3x3 filters, odd sizes; and matmul with every transpose combination.
+ */
+import { tf } from "../arb/tf.ts";
+import { Rng } from "../arb/rng.ts";
+import { assert, assertEquals } from "./assert.ts";
+import { filterGradPath } from "../arb/kernels/conv_grads.ts";
+
+type Pad = "same" | "valid" | [
+  [number, number],
+  [number, number],
+  [number, number],
+  [number, number],
+];
+
+function randomArray(rng: Rng, n: number): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = rng.normal();
+  return a;
+}
+
+/** max |a - b| / max |b| (normwise relative error). */
+function relErr(a: Float32Array | number[], b: Float32Array | number[]): number {
+  let num = 0, den = 0;
+  for (let i = 0; i < b.length; i++) {
+    num = Math.max(num, Math.abs(a[i] - b[i]));
+    den = Math.max(den, Math.abs(b[i]));
+  }
+  return num / Math.max(den, 1e-30);
+}
+
+/** Gradients of sum(conv2d(x, w) * r) with respect to x and w on `backend`. */
+async function convGrads(
+  backend: string,
+  xs: number[],
+  ws: number[],
+  data: { x: Float32Array; w: Float32Array; r: (shape: number[]) => Float32Array },
+  stride: number,
+  pad: Pad,
+): Promise<{ dx: Float32Array; dw: Float32Array }> {
+  await tf.setBackend(backend);
+  const x = tf.tensor4d(data.x, xs as [number, number, number, number]);
+  const w = tf.tensor4d(data.w, ws as [number, number, number, number]);
+  const yShape = tf.tidy(() => tf.conv2d(x, w, stride, pad).shape);
+  const r = tf.tensor(data.r(yShape), yShape);
+  const g = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+    tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, stride, pad), r))
+  );
+  const [dx, dw] = g([x, w]);
+  const out = {
+    dx: (await dx.data()) as Float32Array,
+    dw: (await dw.data()) as Float32Array,
+  };
+  tf.dispose([x, w, r, dx, dw]);
+  return out;
+}
+
+const cases: { x: number[]; k: number; co: number; stride: number; pad: Pad }[] = [
+  { x: [2, 8, 8, 3], k: 3, co: 4, stride: 1, pad: "same" },
+  { x: [2, 8, 8, 3], k: 3, co: 4, stride: 2, pad: "same" },
+  { x: [2, 9, 7, 3], k: 3, co: 5, stride: 2, pad: "same" },
+  { x: [2, 9, 7, 3], k: 3, co: 5, stride: 1, pad: "valid" },
+  { x: [2, 9, 7, 3], k: 3, co: 5, stride: 2, pad: "valid" },
+  { x: [3, 8, 8, 4], k: 1, co: 6, stride: 1, pad: "same" },
+  { x: [3, 8, 8, 4], k: 1, co: 6, stride: 2, pad: "valid" },
+  { x: [3, 7, 7, 4], k: 1, co: 6, stride: 2, pad: "same" },
+  { x: [2, 8, 8, 3], k: 3, co: 4, stride: 2, pad: [[0, 0], [1, 1], [1, 1], [0, 0]] },
+  { x: [2, 10, 10, 2], k: 7, co: 3, stride: 2, pad: [[0, 0], [3, 3], [3, 3], [0, 0]] },
+  { x: [4, 16, 16, 8], k: 3, co: 8, stride: 1, pad: [[0, 0], [1, 1], [1, 1], [0, 0]] },
+  { x: [2, 11, 10, 3], k: 3, co: 4, stride: 3, pad: "same" },
+  { x: [2, 8, 8, 3], k: 2, co: 4, stride: 2, pad: "valid" },
+];
+
+for (const path of ["im2col", "conv"] as const) {
+  for (const c of cases) {
+    const name =
+      `conv grads wasm = cpu (${path} filter grad): x ${c.x} k ${c.k} co ${c.co} stride ${c.stride} pad ${
+        JSON.stringify(c.pad)
+      }`;
+    Deno.test(name, async () => {
+      filterGradPath.force = path;
+      const rng = new Rng(7);
+      const ws = [c.k, c.k, c.x[3], c.co];
+      const x = randomArray(rng, c.x.reduce((a, b) => a * b));
+      const w = randomArray(rng, ws.reduce((a, b) => a * b));
+      const rSeed = rng.nextUint32();
+      const data = {
+        x,
+        w,
+        r: (s: number[]) => randomArray(new Rng(rSeed), s.reduce((a, b) => a * b)),
+      };
+      const ref = await convGrads("cpu", c.x, ws, data, c.stride, c.pad);
+      const got = await convGrads("wasm", c.x, ws, data, c.stride, c.pad);
+      const ex = relErr(got.dx, ref.dx), ew = relErr(got.dw, ref.dw);
+      assert(ex <= 1e-4, `input gradient differs: relative error ${ex}`);
+      assert(ew <= 1e-4, `filter gradient differs: relative error ${ew}`);
+      filterGradPath.force = undefined;
+    });
+  }
+}
+
+Deno.test("matmul wasm = cpu for every transpose combination, batched and not", async () => {
+  const rng = new Rng(3);
+  for (const [batch, m, k, n] of [[0, 5, 7, 3], [0, 64, 33, 9], [2, 6, 4, 5]]) {
+    for (const ta of [false, true]) {
+      for (const tb of [false, true]) {
+        const as = ta ? [k, m] : [m, k], bs = tb ? [n, k] : [k, n];
+        const aShape = batch ? [batch, ...as] : as, bShape = batch ? [batch, ...bs] : bs;
+        const a = randomArray(rng, aShape.reduce((p, q) => p * q));
+        const b = randomArray(rng, bShape.reduce((p, q) => p * q));
+        const results: Float32Array[] = [];
+        for (const backend of ["cpu", "wasm"]) {
+          await tf.setBackend(backend);
+          const c = tf.matMul(tf.tensor(a, aShape), tf.tensor(b, bShape), ta, tb);
+          results.push((await c.data()) as Float32Array);
+          c.dispose();
+        }
+        const e = relErr(results[1], results[0]);
+        assert(e <= 1e-5, `matmul ${aShape} x ${bShape} ta=${ta} tb=${tb}: relative error ${e}`);
+      }
+    }
+  }
+});
+
+Deno.test("wasm training kernels leak no tensors or memory", async () => {
+  await tf.setBackend("wasm");
+  const x = tf.randomNormal([2, 8, 8, 3]) as tf.Tensor4D;
+  const w = tf.randomNormal([3, 3, 3, 4]) as tf.Tensor4D;
+  const step = () =>
+    tf.tidy(() => {
+      const g = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+        tf.sum(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, "same"))
+      )([x, w]);
+      return tf.add(tf.sum(g[0]), tf.sum(g[1]));
+    });
+  step().dispose();
+  const before = tf.memory();
+  for (let i = 0; i < 3; i++) step().dispose();
+  const after = tf.memory();
+  assert(
+    after.numTensors === before.numTensors,
+    `tensors ${before.numTensors} -> ${after.numTensors}`,
+  );
+  assert(after.numBytes === before.numBytes, `bytes ${before.numBytes} -> ${after.numBytes}`);
+  tf.dispose([x, w]);
+});
+
+Deno.test("sum and mean over leading axes on wasm = cpu (and other axes still work)", async () => {
+  const rng = new Rng(5);
+  const shape = [3, 4, 5, 6];
+  const x = randomArray(rng, 360);
+  for (
+    const [axis, keepDims] of [
+      [[0, 1, 2], false],
+      [[0], true],
+      [[2, 0, 1], false],
+      [[1, 2], false],
+      [
+        -1,
+        false,
+      ],
+      [[0, 1, 2, 3], false],
+    ] as [number[] | number, boolean][]
+  ) {
+    for (const op of ["sum", "mean"] as const) {
+      const res: { shape: number[]; v: Float32Array }[] = [];
+      for (const backend of ["cpu", "wasm"]) {
+        await tf.setBackend(backend);
+        const t = tf[op](tf.tensor(x, shape), axis, keepDims);
+        res.push({ shape: t.shape, v: (await t.data()) as Float32Array });
+        t.dispose();
+      }
+      assertEquals(res[1].shape, res[0].shape, `${op} ${axis} shape`);
+      const e = relErr(res[1].v, res[0].v);
+      assert(e <= 1e-5, `${op} over ${axis}: relative error ${e}`);
+    }
+  }
+});
+
+Deno.test("unsortedSegmentSum on wasm = cpu (the gradient of gather)", async () => {
+  const rng = new Rng(8);
+  const x = randomArray(rng, 5 * 3);
+  const results: Float32Array[] = [];
+  for (const backend of ["cpu", "wasm"]) {
+    await tf.setBackend(backend);
+    const g = tf.grads((a: tf.Tensor) => tf.sum(tf.mul(tf.gather(a, [2, 0, 2, 4, 1, 2]), 1.5)));
+    const [d] = g([tf.tensor2d(x, [5, 3])]);
+    results.push((await d.data()) as Float32Array);
+    const s = tf.unsortedSegmentSum(
+      tf.tensor2d(x, [5, 3]),
+      tf.tensor1d([1, -1, 3, 1, 0], "int32"),
+      4,
+    );
+    results.push((await s.data()) as Float32Array);
+  }
+  assertEquals(results[2], results[0]);
+  assertEquals(results[3], results[1]);
+});
