@@ -9,7 +9,9 @@
  * costs a warning, never the stage.
  */
 import { MetricsDb, metricsDbPath } from "./db.ts";
+import { fileURLToPath } from "node:url";
 import { readRunFiles } from "./files.ts";
+import { gitCommit } from "./git.ts";
 import { METRIC_FILES, type MetricRow, type RunInfo } from "./types.ts";
 import {
   clearRunData,
@@ -66,9 +68,12 @@ export async function openRecorder(
 ): Promise<Recorder> {
   const runInfo: RunInfo = {
     ...info,
+    // The commit of the code that runs (this repository), unless the stage knows better.
+    gitCommit: info.gitCommit ?? await gitCommit(fileURLToPath(new URL("..", import.meta.url))),
     started: info.started ?? new Date().toISOString(),
     status: "running",
   };
+  if (runInfo.gitCommit === undefined) delete runInfo.gitCommit;
   const warn = options.warn ?? ((m: string) => console.error(m));
   const batchSize = options.batchSize ?? 1000;
   const dbPath = options.dbPath === undefined ? metricsDbPath(options.cacheDir) : options.dbPath;

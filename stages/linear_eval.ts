@@ -86,7 +86,6 @@ async function run(ctx: StageContext<Params>): Promise<void> {
   const { Rng } = await import("../arb/rng.ts");
   const { linearEval, copyFeatures } = await import("../arb/eval/probe.ts");
   const { openRecorder } = await import("../metrics/recorder.ts");
-  const { gitCommit } = await import("../metrics/git.ts");
 
   const p = ctx.params;
   const dataInput = single(ctx, "fetch_dataset");
@@ -131,7 +130,6 @@ async function run(ctx: StageContext<Params>): Promise<void> {
     params: p as Record<string, unknown>,
     backend: choice.backend,
     device: choice.device,
-    gitCommit: await gitCommit(),
   }, { cacheDir: ctx.cacheDir });
   try {
     const norm = { mean: dataset.meta.mean, std: dataset.meta.std };

@@ -101,6 +101,9 @@ Deno.test("recorder streams batches into DuckDB while running, files match", asy
   rec.result("knn_top1", 12.5);
   await rec.close("ok");
   assertEquals(await query(dbPath, "SELECT status, cache_key FROM runs"), [["ok", "live"]]);
+  // The recorder notes the commit of the code that ran (this repository's HEAD).
+  const [[commit]] = await query(dbPath, "SELECT git_commit FROM runs");
+  assert(/^[0-9a-f]{40}(-dirty)?$/.test(String(commit)), `git commit recorded: ${commit}`);
   assertEquals(await query(dbPath, "SELECT name, value FROM results"), [["knn_top1", 12.5]]);
   const rows = await readMetricRows(`${tmp}/metrics.jsonl`);
   assertEquals(rows.map((r) => r.value), Array.from({ length: 25 }, (_, i) => i));
