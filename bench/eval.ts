@@ -36,7 +36,7 @@ export async function benchEval(): Promise<Record<string, number>> {
 
   const knnTrain = { ...train };
   t = performance.now();
-  weightedKnn(knnTrain, test, { classes });
+  await weightedKnn(knnTrain, test, { classes });
   const knnS = (performance.now() - t) / 1000;
 
   console.log(`backend ${backend}`);

@@ -4,7 +4,7 @@
  * float64 reference, and the linear probe (separable features reach 100 %, random labels
  * stay near chance).
  */
-import { assert, assertAlmostEquals, assertEquals, assertThrows } from "./assert.ts";
+import { assert, assertAlmostEquals, assertEquals, assertRejects } from "./assert.ts";
 import { Rng } from "../arb/rng.ts";
 import { tf } from "../arb/tf.ts";
 import { topkCounts } from "../arb/eval/topk.ts";
@@ -47,16 +47,16 @@ function randomFeatures(rng: Rng, n: number, dim: number, classes: number): Feat
   return { n, dim, data, labels };
 }
 
-Deno.test("topkCounts by hand, with ties and fewer than five classes", () => {
+Deno.test("topkCounts by hand, with ties and fewer than five classes", async () => {
   const scores = tf.tensor2d([
     [0.1, 0.7, 0.2], // label 1: top-1 hit
     [0.5, 0.3, 0.2], // label 2: top-1 miss, top-3 (capped) hit
     [0.4, 0.4, 0.2], // label 1: tie goes to class 0, so a top-1 miss
   ]);
   const labels = tf.tensor1d([1, 2, 1], "int32");
-  assertEquals(topkCounts(scores, labels), { top1: 1, top5: 3, n: 3 });
+  assertEquals(await topkCounts(scores, labels), { top1: 1, top5: 3, n: 3 });
   const wide = tf.tensor2d([[9, 8, 7, 6, 5, 4, 3], [1, 2, 3, 4, 5, 6, 7]]);
-  assertEquals(topkCounts(wide, tf.tensor1d([5, 6], "int32")), { top1: 1, top5: 1, n: 2 });
+  assertEquals(await topkCounts(wide, tf.tensor1d([5, 6], "int32")), { top1: 1, top5: 1, n: 2 });
   tf.dispose([scores, labels, wide]);
 });
 
@@ -82,39 +82,39 @@ function knnReference(train: Features, test: Features, k: number, t: number, cla
   return { top1: (100 * top1) / test.n, top5: (100 * top5) / test.n };
 }
 
-Deno.test("weighted kNN matches an independent float64 computation", () => {
+Deno.test("weighted kNN matches an independent float64 computation", async () => {
   const rng = new Rng(11);
   const train = clusters(rng, 600, 12, 8, 1.2);
   const test = clusters(rng, 150, 12, 8, 1.2, train.centres);
   for (const [k, t] of [[200, 0.1], [20, 0.07], [1, 0.5]]) {
-    const got = weightedKnn(train, test, { classes: 8, k, temperature: t, chunk: 64 });
+    const got = await weightedKnn(train, test, { classes: 8, k, temperature: t, chunk: 64 });
     const want = knnReference(train, test, k, t, 8);
     assertEquals(got, want, `k=${k}, T=${t}`);
   }
   // The clusters overlap (radius 1.2 against unit noise): neither trivial nor hopeless.
-  const { top1 } = weightedKnn(train, test, { classes: 8 });
+  const { top1 } = await weightedKnn(train, test, { classes: 8 });
   assert(top1 > 25 && top1 < 100, `top-1 ${top1} (chance is 12.5)`);
 });
 
-Deno.test("weighted kNN is exact on well-separated clusters and near chance on noise", () => {
+Deno.test("weighted kNN is exact on well-separated clusters and near chance on noise", async () => {
   const rng = new Rng(3);
   const train = clusters(rng, 500, 16, 10, 12);
   const test = clusters(rng, 200, 16, 10, 12, train.centres);
-  assertEquals(weightedKnn(train, test, { classes: 10 }), { top1: 100, top5: 100 });
+  assertEquals(await weightedKnn(train, test, { classes: 10 }), { top1: 100, top5: 100 });
   const noiseTrain = randomFeatures(rng, 2000, 16, 10);
   const noiseTest = randomFeatures(rng, 1000, 16, 10);
-  const { top1 } = weightedKnn(noiseTrain, noiseTest, { classes: 10 });
+  const { top1 } = await weightedKnn(noiseTrain, noiseTest, { classes: 10 });
   assert(Math.abs(top1 - 10) < 4, `random labels give chance accuracy, got ${top1}`);
 });
 
-Deno.test("weighted kNN checks its inputs", () => {
+Deno.test("weighted kNN checks its inputs", async () => {
   const rng = new Rng(1);
   const a = randomFeatures(rng, 10, 4, 2);
   const b = randomFeatures(rng, 10, 5, 2);
-  assertThrows(() => weightedKnn(a, b, { classes: 2 }), "train features have 4 dims");
-  assertThrows(() => weightedKnn(a, a, { classes: 2, temperature: 0 }), "temperature");
+  await assertRejects(() => weightedKnn(a, b, { classes: 2 }), "train features have 4 dims");
+  await assertRejects(() => weightedKnn(a, a, { classes: 2, temperature: 0 }), "temperature");
   // k larger than the training set is capped, not an error.
-  const r = weightedKnn(a, a, { classes: 2, k: 1000 });
+  const r = await weightedKnn(a, a, { classes: 2, k: 1000 });
   assert(r.top1 >= 0 && r.top1 <= 100);
 });
 

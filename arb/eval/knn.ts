@@ -28,13 +28,13 @@ export interface KnnOptions {
  * weighted votes of its k most similar training features.
  *
  * @example
- * const { top1 } = weightedKnn(trainFeatures, testFeatures, { classes: 10 });
+ * const { top1 } = await weightedKnn(trainFeatures, testFeatures, { classes: 10 });
  */
-export function weightedKnn(
+export async function weightedKnn(
   train: Features,
   test: Features,
   options: KnnOptions,
-): { top1: number; top5: number } {
+): Promise<{ top1: number; top5: number }> {
   const { classes } = options;
   const temperature = options.temperature ?? 0.1;
   const k = Math.min(options.k ?? 200, train.n);
@@ -69,9 +69,12 @@ export function weightedKnn(
           labels: tf.tensor1d(test.labels.subarray(off, off + rows), "int32"),
         };
       });
-      counts = addCounts(counts, topkCounts(scores, labels));
-      scores.dispose();
-      labels.dispose();
+      try {
+        counts = addCounts(counts, await topkCounts(scores, labels));
+      } finally {
+        scores.dispose();
+        labels.dispose();
+      }
     }
   } finally {
     bank.dispose();

@@ -157,15 +157,15 @@ export async function trainLinearProbe(
       if (!Number.isFinite(trainLoss)) {
         throw new Error(`linear probe: training loss is ${trainLoss} in epoch ${epoch}`);
       }
-      const acc = scoreProbe(weight, bias, test);
+      const acc = await scoreProbe(weight, bias, test);
       const report = { epoch, lr, trainLoss, ...acc };
       history.push(report);
       if (options.onEpoch) {
         await options.onEpoch(report, {
           epoch,
-          weight: weight.dataSync().slice() as Float32Array,
-          bias: bias.dataSync().slice() as Float32Array,
-          momentum: momentumOf(sgd, weight, bias),
+          weight: await hostCopy(weight),
+          bias: await hostCopy(bias),
+          momentum: await momentumOf(sgd, weight, bias),
           history: [...history],
         });
       }
@@ -195,12 +195,12 @@ export function summarise(history: EpochReport[]): LinearProbeResult {
 }
 
 /** Test accuracy of the linear layer (weight, bias) on `test`, in chunks. */
-export function scoreProbe(
+export async function scoreProbe(
   weight: tf.Tensor2D | tf.Variable,
   bias: tf.Tensor1D | tf.Variable,
   test: Features,
   chunk = 1024,
-): { top1: number; top5: number } {
+): Promise<{ top1: number; top5: number }> {
   let counts: TopKCounts = { top1: 0, top5: 0, n: 0 };
   for (let off = 0; off < test.n; off += chunk) {
     const rows = Math.min(chunk, test.n - off);
@@ -217,8 +217,11 @@ export function scoreProbe(
       ) as tf.Tensor2D,
       labels: tf.tensor1d(test.labels.subarray(off, off + rows), "int32"),
     }));
-    counts = addCounts(counts, topkCounts(logits, labels));
-    tf.dispose([logits, labels]);
+    try {
+      counts = addCounts(counts, await topkCounts(logits, labels));
+    } finally {
+      tf.dispose([logits, labels]);
+    }
   }
   return toPercent(counts);
 }
@@ -254,13 +257,25 @@ export function cachedSource(train: Features, batchSize: number, seed: number): 
   };
 }
 
-function momentumOf(sgd: SGD, weight: tf.Variable, bias: tf.Variable): ProbeState["momentum"] {
+/** A host copy of a tensor's values (asynchronous: WebGPU under Deno cannot read synchronously). */
+async function hostCopy(t: tf.Tensor): Promise<Float32Array> {
+  return Float32Array.from(await t.data());
+}
+
+async function momentumOf(
+  sgd: SGD,
+  weight: tf.Variable,
+  bias: tf.Variable,
+): Promise<ProbeState["momentum"]> {
   const state = sgd.state();
-  const out: ProbeState["momentum"] = {};
-  if (state[weight.name]) out.weight = state[weight.name].dataSync().slice() as Float32Array;
-  if (state[bias.name]) out.bias = state[bias.name].dataSync().slice() as Float32Array;
-  tf.dispose(Object.values(state));
-  return out;
+  try {
+    const out: ProbeState["momentum"] = {};
+    if (state[weight.name]) out.weight = await hostCopy(state[weight.name]);
+    if (state[bias.name]) out.bias = await hostCopy(state[bias.name]);
+    return out;
+  } finally {
+    tf.dispose(Object.values(state));
+  }
 }
 
 function loadMomentum(

@@ -122,7 +122,7 @@ export async function linearEval(
   });
 
   const knn = settings.knn
-    ? weightedKnn(train, test, {
+    ? await weightedKnn(train, test, {
       classes: data.classes,
       k: settings.knn.k,
       temperature: settings.knn.temperature,

@@ -15,9 +15,9 @@ export interface TopKCounts {
  * (top-1) or among the five highest (top-5). Ties go to the lower class index (tf.topk).
  *
  * @example
- * topkCounts(tf.tensor2d([[0.1, 0.9], [0.8, 0.2]]), tf.tensor1d([1, 1], "int32")); // { top1: 1, top5: 2, n: 2 }
+ * await topkCounts(tf.tensor2d([[0.1, 0.9], [0.8, 0.2]]), tf.tensor1d([1, 1], "int32")); // { top1: 1, top5: 2, n: 2 }
  */
-export function topkCounts(scores: tf.Tensor2D, labels: tf.Tensor1D): TopKCounts {
+export async function topkCounts(scores: tf.Tensor2D, labels: tf.Tensor1D): Promise<TopKCounts> {
   const [n, classes] = scores.shape;
   const counts = tf.tidy(() => {
     const k = Math.min(5, classes);
@@ -27,7 +27,8 @@ export function topkCounts(scores: tf.Tensor2D, labels: tf.Tensor1D): TopKCounts
     const top5 = hit.sum();
     return tf.stack([top1, top5]);
   });
-  const [top1, top5] = counts.dataSync();
+  // An asynchronous read: WebGPU under Deno cannot read synchronously.
+  const [top1, top5] = await counts.data();
   counts.dispose();
   return { top1, top5, n };
 }
