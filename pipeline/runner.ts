@@ -137,10 +137,17 @@ export async function runExperiment(exp: Experiment, opts: RunOptions): Promise<
       );
     }
     const prev = keyChains.get(key) ?? Promise.resolve();
-    const mine = prev.then(() => slots.use(() => execute(inst, key, inputs, ups, forced)));
+    // Seconds count from when the instance gets a slot: time queued behind other stages
+    // (with --jobs 1, all of them) is not its own.
+    const mine = prev.then(() =>
+      slots.use(async () => {
+        const started = performance.now();
+        const r = await execute(inst, key, inputs, ups, forced);
+        return { ...r, seconds: (performance.now() - started) / 1000 };
+      })
+    );
     keyChains.set(key, mine.catch(() => {}));
-    const r = await mine;
-    return { ...r, seconds: seconds() };
+    return await mine;
   }
 
   async function execute(

@@ -56,12 +56,20 @@ stages:
     await using box = await sandbox(yaml);
     const marks = `${box.dir}/marks`;
     await Deno.mkdir(marks);
-    const r = await box.cli(["reproduce", "exp.yaml", "--jobs", String(jobs)], { MARKS: marks });
+    const r = await box.cli(
+      ["reproduce", "exp.yaml", "--jobs", String(jobs), "--summary-json", "summary.json"],
+      { MARKS: marks },
+    );
     assertEquals(r.code, 0, r.stderr);
     const t = async (n: string) => BigInt((await Deno.readTextFile(`${marks}/${n}`)).trim());
     const overlap = (await t("a.start")) < (await t("b.end")) &&
       (await t("b.start")) < (await t("a.end"));
     assertEquals(overlap, jobs === 2, `jobs ${jobs}`);
+    // Each stage's seconds are its own run time, not time spent queued behind the other.
+    const summary = JSON.parse(await Deno.readTextFile(`${box.dir}/summary.json`));
+    for (const s of summary.stages) {
+      assert(s.seconds >= 0.6 && s.seconds < 1.15, `jobs ${jobs}: ${s.id} took ${s.seconds} s`);
+    }
   }
 });
 
