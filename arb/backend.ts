@@ -9,6 +9,9 @@
  * `deno install --allow-scripts` to make it available.
  * The wasm backend runs multi-threaded (`wasm_threads.ts`) with `ARB_WASM_THREADS` threads
  * (default: the logical core count) when it is selected here before its first use.
+ *
+ * The choice is logged as one short line; the full reasons (every probe's error) are in
+ * `BackendChoice.reason`, and logged too with `verbose` or `ARB_VERBOSE=1`.
  */
 import { tf } from "./tf.ts";
 import { enableWasmThreads, wasmThreadsCount } from "./wasm_threads.ts";
@@ -25,7 +28,7 @@ export interface BackendChoice {
   backend: string;
   /** Human-readable device description (adapter, threads, package). */
   device: string;
-  /** Why this backend was chosen (and why better ones were not). */
+  /** Why this backend was chosen (and why better ones were not), in full. */
   reason: string;
 }
 
@@ -33,8 +36,13 @@ interface Probe {
   ok: boolean;
   device: string;
   why: string;
+  /** A few words for the one-line log: "not installed", "software adapter", ... */
+  short: string;
   activate: () => Promise<void>;
 }
+
+/** Longest backend log line (the device name is shortened to fit). */
+const MAX_LOG_LINE = 150;
 
 // Kept in variables so that neither `deno check` nor `deno install` tries to resolve them.
 const TFJS_NODE_SPECIFIERS = ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node"];
@@ -52,23 +60,36 @@ const HOW_TO: Record<string, string> = {
 
 async function probeTensorflow(): Promise<Probe> {
   const errors: string[] = [];
+  let installed = false;
   for (const spec of TFJS_NODE_SPECIFIERS) {
     try {
       await import(spec);
+      installed = true;
       if (tf.findBackend("tensorflow") || tf.findBackendFactory("tensorflow")) {
         return {
           ok: true,
           device: `native TensorFlow via ${spec}`,
           why: `${spec} is importable`,
+          short: spec,
           activate: () => activate("tensorflow"),
         };
       }
       errors.push(`${spec} imported but registered no "tensorflow" backend`);
     } catch (e) {
-      errors.push(`${spec}: ${firstLine(e)}`);
+      const message = firstLine(e);
+      if (!/not a dependency|Cannot find|not found|Unable to load|resolve/i.test(message)) {
+        installed = true;
+      }
+      errors.push(`${spec}: ${message}`);
     }
   }
-  return { ok: false, device: "", why: errors.join("; "), activate: async () => {} };
+  return {
+    ok: false,
+    device: "",
+    why: errors.join("; "),
+    short: installed ? "failed to load" : "not installed",
+    activate: async () => {},
+  };
 }
 
 interface AdapterLike {
@@ -76,23 +97,50 @@ interface AdapterLike {
   info?: { isFallbackAdapter?: boolean; description?: string; vendor?: string; device?: string };
 }
 
+let runtimeDir: string | null = null;
+
+/**
+ * Requests a WebGPU adapter (null when there is none). On Linux, the Vulkan loader's Wayland
+ * probe prints "XDG_RUNTIME_DIR is invalid or not set" to stderr on every request when that
+ * variable is unset (containers, CI); it is pointed at a private empty folder first (removed at
+ * exit), which silences the probe and changes nothing else. Throws when the request fails.
+ */
+export async function requestWebgpuAdapter(): Promise<unknown | null> {
+  const gpu = (navigator as unknown as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
+  if (!gpu) return null;
+  if (Deno.build.os === "linux" && !Deno.env.get("XDG_RUNTIME_DIR") && runtimeDir === null) {
+    runtimeDir = await Deno.makeTempDir({ prefix: "arb-xdg-runtime-" });
+    await Deno.chmod(runtimeDir, 0o700);
+    Deno.env.set("XDG_RUNTIME_DIR", runtimeDir);
+    const dir = runtimeDir;
+    globalThis.addEventListener("unload", () => {
+      try {
+        Deno.removeSync(dir, { recursive: true });
+      } catch { /* already gone */ }
+    });
+  }
+  return await gpu.requestAdapter();
+}
+
 async function probeWebgpu(): Promise<Probe & { fallback: boolean }> {
-  const none = (why: string) => ({
+  const none = (why: string, short: string) => ({
     ok: false,
     fallback: false,
     device: "",
     why,
+    short,
     activate: async () => {},
   });
-  const gpu = (navigator as unknown as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
-  if (!gpu) return none("navigator.gpu is not available in this runtime");
+  if (!(navigator as unknown as { gpu?: unknown }).gpu) {
+    return none("navigator.gpu is not available in this runtime", "no navigator.gpu");
+  }
   let adapter: AdapterLike | null;
   try {
-    adapter = (await gpu.requestAdapter()) as AdapterLike | null;
+    adapter = (await requestWebgpuAdapter()) as AdapterLike | null;
   } catch (e) {
-    return none(`requestAdapter failed: ${firstLine(e)}`);
+    return none(`requestAdapter failed: ${firstLine(e)}`, "adapter request failed");
   }
-  if (!adapter) return none("no WebGPU adapter (no Vulkan/Metal/DX12 driver found)");
+  if (!adapter) return none("no WebGPU adapter (no Vulkan/Metal/DX12 driver found)", "no adapter");
   const info = adapter.info ?? {};
   const fallback = Boolean(adapter.isFallbackAdapter ?? info.isFallbackAdapter);
   const name = info.description || [info.vendor, info.device].filter(Boolean).join(" ") ||
@@ -102,6 +150,7 @@ async function probeWebgpu(): Promise<Probe & { fallback: boolean }> {
     fallback,
     device: `WebGPU ${name}${fallback ? " (fallback adapter, runs on the CPU)" : ""}`,
     why: fallback ? `the WebGPU adapter ${name} is a fallback (software) adapter` : `GPU ${name}`,
+    short: fallback ? "software adapter" : name,
     activate: async () => {
       await import(WEBGPU_SPECIFIER);
       await activate("webgpu");
@@ -129,6 +178,7 @@ function probeWasm(threads: number, log: (m: string) => void): Probe {
     ok,
     device: "WebAssembly SIMD (XNNPACK)",
     why: ok ? "wasm backend registered" : "wasm backend not registered",
+    short: ok ? "registered" : "not registered",
     activate: async () => {
       await enableWasmThreads(threads, log);
       await activate("wasm");
@@ -144,6 +194,7 @@ function probeCpu(): Probe {
     ok: true,
     device: "plain JavaScript",
     why: "always available",
+    short: "always available",
     activate: () => activate("cpu"),
   };
 }
@@ -173,9 +224,12 @@ export async function selectBackend(
     log?: (message: string) => void;
     /** wasm threads (default `ARB_WASM_THREADS` or the logical core count; 1 = single). */
     wasmThreads?: number;
+    /** Also log the full reasons (default: `ARB_VERBOSE=1`). */
+    verbose?: boolean;
   } = {},
 ): Promise<BackendChoice> {
   const log = options.log ?? ((m: string) => console.error(m));
+  const verbose = options.verbose ?? Deno.env.get("ARB_VERBOSE") === "1";
   const threads = wantedWasmThreads(options.wasmThreads);
   if (!BACKEND_PREFERENCES.includes(preference)) {
     throw new Error(
@@ -197,30 +251,46 @@ export async function selectBackend(
     }
     await probe.activate();
     const choice = { backend: preference, device: probe.device, reason: "asked for explicitly" };
-    log(`backend: ${choice.backend} (${choice.device}): ${choice.reason}`);
+    log(logLine(choice.backend, choice.device, "as asked"));
     return choice;
   }
-  const skipped: string[] = [];
+  const skipped: { name: string; probe: Probe; full: string }[] = [];
+  const finish = (backend: string, probe: Probe) =>
+    done(backend, probe, skipped, verbose ? log : null, log);
   const tfn = await probeTensorflow();
-  if (tfn.ok) return done("tensorflow", tfn, skipped, log);
-  skipped.push(`tensorflow unavailable (${tfn.why})`);
+  if (tfn.ok) return finish("tensorflow", tfn);
+  skipped.push({ name: "tensorflow", probe: tfn, full: `tensorflow unavailable (${tfn.why})` });
   const wg = await probeWebgpu();
-  if (wg.ok && !wg.fallback) return done("webgpu", wg, skipped, log);
-  skipped.push(`webgpu ${wg.ok ? "skipped: " : "unavailable: "}${wg.why}`);
+  if (wg.ok && !wg.fallback) return finish("webgpu", wg);
+  skipped.push({
+    name: "webgpu",
+    probe: wg,
+    full: `webgpu ${wg.ok ? "skipped: " : "unavailable: "}${wg.why}`,
+  });
   const wasm = probeWasm(threads, log);
-  if (wasm.ok) return done("wasm", wasm, skipped, log);
-  skipped.push(`wasm unavailable (${wasm.why})`);
-  return done("cpu", probeCpu(), skipped, log);
+  if (wasm.ok) return finish("wasm", wasm);
+  skipped.push({ name: "wasm", probe: wasm, full: `wasm unavailable (${wasm.why})` });
+  return finish("cpu", probeCpu());
+}
+
+/** `backend: NAME (DEVICE); NOTE`, the device shortened so the line stays short. */
+function logLine(backend: string, device: string, note: string): string {
+  const room = MAX_LOG_LINE - `backend: ${backend} (); ${note}`.length;
+  const dev = device.length <= room ? device : `${device.slice(0, Math.max(room - 3, 8))}...`;
+  return `backend: ${backend} (${dev}); ${note}`;
 }
 
 async function done(
   backend: string,
   probe: Probe,
-  skipped: string[],
+  skipped: { name: string; probe: Probe; full: string }[],
+  verboseLog: ((m: string) => void) | null,
   log: (m: string) => void,
 ): Promise<BackendChoice> {
   await probe.activate();
-  const reason = [`best available: ${probe.why}`, ...skipped].join("; ");
-  log(`backend: ${backend} (${probe.device}): ${reason}`);
+  const reason = [`best available: ${probe.why}`, ...skipped.map((s) => s.full)].join("; ");
+  const not = skipped.map((s) => `${s.name}: ${s.probe.short}`).join(", ");
+  log(logLine(backend, probe.device, not ? `not ${not}` : "best available"));
+  verboseLog?.(`backend choice in full: ${reason}`);
   return { backend, device: probe.device, reason };
 }

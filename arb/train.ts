@@ -284,7 +284,9 @@ async function trainStep(
     if (!Number.isFinite(loss)) {
       throw new Error(
         `loss is ${loss} at step ${at.step} (epoch ${at.epoch}): training stopped before applying it; ` +
-          `the last checkpoint${o.checkpointDir ? ` in ${o.checkpointDir}` : ""} is intact`,
+          `the last checkpoint${o.checkpointDir ? ` in ${o.checkpointDir}` : ""} is intact ` +
+          `(causes: diverging weights, or a whitening that failed inside the loss: ARB's ` +
+          `newton_schulz whitening returns NaN rather than reading back; try whitening "eigh")`,
       );
     }
     lars.step(grads, at.lr);

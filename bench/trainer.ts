@@ -92,11 +92,8 @@ async function run(w: Workload, profile: { take(): [string, number][] } | null) 
     const { value, grads } = tf.variableGrads(() => {
       const z1 = projector.apply(encoder.apply(x1, true), true);
       const z2 = projector.apply(encoder.apply(x2, true), true);
-      // ARB's whitening reads tensors synchronously (even its device path checks finiteness
-      // with dataSync), which Deno's WebGPU cannot do: webgpu times Barlow Twins instead.
-      return tf.getBackend() === "webgpu"
-        ? losses.barlow_twins(z1, z2, {})
-        : losses.arb(z1, z2, { rng: lossRng });
+      // whitening "auto": host eigh, or Newton-Schulz on webgpu (no synchronous reads there)
+      return losses.arb(z1, z2, { rng: lossRng });
     }, vars);
     await value.data();
     lars.step(grads, { weights: 0.1, biases: 0.001 });
@@ -159,9 +156,7 @@ export async function benchTrainer(args: string[] = []): Promise<void> {
         continue;
       }
       const r = await run(w, profile);
-      const note = backend === "webgpu"
-        ? " [Barlow Twins loss: ARB cannot read webgpu tensors under Deno]"
-        : "";
+      const note = backend === "webgpu" ? " [ARB whitening by Newton-Schulz on the device]" : "";
       console.log(
         `${backend.padEnd(6)} ${w.name.padEnd(22)} ${
           r.imagesPerSecond.toFixed(1).padStart(7)

@@ -3,7 +3,7 @@
  * WebGPU match the cpu backend (skipped with a message where no adapter exists).
  */
 import { tf } from "../arb/tf.ts";
-import { selectBackend } from "../arb/backend.ts";
+import { requestWebgpuAdapter, selectBackend } from "../arb/backend.ts";
 import { Rng } from "../arb/rng.ts";
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "./assert.ts";
 
@@ -19,12 +19,41 @@ Deno.test("explicit wasm and cpu are selected and reported", async () => {
   assertEquals([c.backend, tf.getBackend()], ["cpu", "cpu"]);
 });
 
-Deno.test("auto never picks a fallback WebGPU adapter and says why", async () => {
-  const choice = await selectBackend("auto", quiet);
+Deno.test("auto never picks a fallback WebGPU adapter and says why, in one short line", async () => {
+  const logs: string[] = [];
+  const choice = await selectBackend("auto", { log: (m) => logs.push(m), verbose: false });
   assert(["tensorflow", "webgpu", "wasm", "cpu"].includes(choice.backend), choice.backend);
   assertEquals(tf.getBackend(), choice.backend);
   assertStringIncludes(choice.reason, "tensorflow unavailable");
   if (choice.backend === "webgpu") assert(!choice.device.includes("fallback"), choice.device);
+  assertEquals(logs.length, 1, `one line: ${logs}`);
+  assert(logs[0].length < 160, `short: ${logs[0]}`);
+  assertStringIncludes(logs[0], `backend: ${choice.backend} (`);
+  assertStringIncludes(logs[0], "tensorflow: not installed");
+  const verbose: string[] = [];
+  await selectBackend("auto", { log: (m) => verbose.push(m), verbose: true });
+  assertEquals(verbose.length, 2);
+  assertStringIncludes(verbose[1], "tensorflow unavailable (");
+});
+
+Deno.test("the WebGPU probe prints nothing on stderr (no XDG_RUNTIME_DIR noise)", async () => {
+  const env = Deno.env.toObject();
+  delete env.XDG_RUNTIME_DIR;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      `import { selectBackend } from "${new URL("../arb/backend.ts", import.meta.url)}";` +
+      `await selectBackend("auto", { log: (m) => console.log(m) });`,
+    ],
+    env,
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stderr = new TextDecoder().decode(out.stderr);
+  assert(out.success, stderr);
+  assert(!stderr.includes("XDG_RUNTIME_DIR"), `stderr: ${stderr}`);
+  assertStringIncludes(new TextDecoder().decode(out.stdout), "backend: ");
 });
 
 Deno.test("an unavailable explicit backend is an error saying how to get it", async () => {
@@ -39,8 +68,7 @@ Deno.test("an unavailable explicit backend is an error saying how to get it", as
 });
 
 async function hasAdapter(): Promise<boolean> {
-  const gpu = (navigator as unknown as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
-  return Boolean(gpu && (await gpu.requestAdapter().catch(() => null)));
+  return Boolean(await requestWebgpuAdapter().catch(() => null));
 }
 
 /** Gradients of a two-conv + dense model (loss: mean square of outputs) on `backend`. */

@@ -5,12 +5,16 @@ import {
   inverseSqrtHost,
   inverseSqrtSymmetric,
   jacobiEigen,
+  NEWTON_SCHULZ_MAX_RESIDUAL,
   newtonSchulzInverseSqrt,
+  newtonSchulzInverseSqrtDevice,
   newtonSchulzIterations,
   stopGradient,
   symmetricEigen,
   zcaBase,
+  zcaNewtonSchulzSteps,
 } from "../arb/linalg/mod.ts";
+import { withoutSyncReads } from "./helpers/no_sync_reads.ts";
 import {
   eye,
   flat,
@@ -259,9 +263,93 @@ for (const backend of BACKENDS) {
     await tf.setBackend(backend);
     const x = tf.tensor2d([[1, 2, 3], [4, NaN, 6]]);
     assertThrows(() => zcaBase(x), "non-finite");
-    assertThrows(() => zcaBase(x, { method: "newton_schulz" }), "non-finite");
+    // the device path reads nothing back: the whole group comes back NaN instead
+    const b = zcaBase(x, { method: "newton_schulz" });
+    assert(Array.from(b.dataSync()).every(Number.isNaN), "newton_schulz: every entry NaN");
+    b.dispose();
     assertThrows(() => zcaBase(x, { groups: 3 }), "groups=3");
     x.dispose();
+  });
+
+  Deno.test(`newtonSchulzInverseSqrtDevice (${backend}): float64 reference at the fixed step count, no read back`, async () => {
+    await tf.setBackend(backend);
+    const rng = new Rng(17);
+    const n = 24, eps = 1e-5, lowerBound = 1e-4;
+    // eigenvalues in [1e-4, 1] (as after shrinkage) and one well-conditioned matrix
+    const spectra = [
+      Array.from({ length: n }, (_, i) => (i === 0 ? lowerBound : 10 ** (-4 + 4 * rng.uniform()))),
+      Array.from({ length: n }, () => 0.5 + rng.uniform()),
+    ];
+    const mats = spectra.map((s) => fromSpectrum(randomOrthogonal(n, rng), s));
+    const expected = mats.map((a) => inverseSqrtDB(lincomb(1, a, eps, eye(n))));
+    // ||C + eps I||_F <= sqrt(n) * 1.5 + eps: the step count from that bound, fixed in advance
+    const iterations = newtonSchulzIterations((lowerBound + eps) / (1.5 * Math.sqrt(n) + eps));
+    const before = tf.memory().numTensors;
+    const c = tf.tensor3d(mats, [2, n, n], "float32");
+    const r = withoutSyncReads(() => newtonSchulzInverseSqrtDevice(c, { eps, iterations }));
+    const got = r.value.arraySync() as number[][][];
+    const residual = Array.from(r.residual.dataSync());
+    tf.dispose([c, r.value, r.residual]);
+    assert(r.iterations === iterations);
+    expected.forEach((e, b) => {
+      const tol = (b === 0 ? 2e-3 : 1e-5) * maxAbs(e);
+      const diff = maxAbsDiff(got[b], e);
+      assert(diff < tol, `matrix ${b}: max diff ${diff} > ${tol}`);
+      assert(residual[b] <= NEWTON_SCHULZ_MAX_RESIDUAL, `matrix ${b}: residual ${residual[b]}`);
+    });
+    // a non-PSD matrix next to a good one: only its own block is NaN
+    const bad = tf.tensor3d([[[1, 0], [0, -0.5]], [[2, 0], [0, 1]]]);
+    const rb = withoutSyncReads(() => newtonSchulzInverseSqrtDevice(bad, { eps, iterations: 30 }));
+    const vb = rb.value.arraySync() as number[][][];
+    assert(vb[0].flat().every(Number.isNaN), `non-PSD block NaN: ${vb[0]}`);
+    assert(maxAbsDiff(vb[1], [[1 / Math.sqrt(2 + eps), 0], [0, 1 / Math.sqrt(1 + eps)]]) < 1e-6);
+    assert(!(rb.residual.dataSync()[0] <= NEWTON_SCHULZ_MAX_RESIDUAL), "its residual is reported");
+    tf.dispose([bad, rb.value, rb.residual]);
+    assert(tf.memory().numTensors === before, "no leak");
+  });
+
+  Deno.test(`zcaBase (${backend}): newton_schulz reads nothing back, fixed steps reach the float64 base even for collapsed rows`, async () => {
+    await tf.setBackend(backend);
+    const rng = new Rng(23);
+    const [d, n] = [64, 96];
+    // worst case of the step-count bound: standardised, almost identical rows (collapse), so
+    // ||C||_F is near d and the smallest eigenvalues are the shrinkage
+    const common = Array.from({ length: n }, () => rng.normal());
+    const raw = mat(d, n, (_, j) => common[j] + 1e-3 * rng.normal());
+    const x = raw.map((r) => {
+      const m = r.reduce((s, v) => s + v, 0) / n;
+      const sd = Math.sqrt(r.reduce((s, v) => s + (v - m) ** 2, 0) / (n - 1));
+      return r.map((v) => (v - m) / (sd + 1e-5));
+    });
+    const c = mul(x, transpose(x)).map((r) => r.map((v) => v / (n - 1)));
+    const shrunk = lincomb(1 - 1e-4, c, 1e-4, eye(d));
+    const expected = mul(inverseSqrtDB(lincomb(1, shrunk, 1e-5, eye(d))), x);
+    const xt = tf.tensor2d(x);
+    const b = withoutSyncReads(() => zcaBase(xt, { method: "newton_schulz" }));
+    const got = b.arraySync();
+    tf.dispose([xt, b]);
+    assert(zcaNewtonSchulzSteps(d) === newtonSchulzIterations(1.1e-4 / (0.9999 * d + 1.1e-4 * 8)));
+    const diff = maxAbsDiff(got, expected);
+    assert(diff < 5e-3 * maxAbs(expected), `collapsed rows: diff ${diff} of ${maxAbs(expected)}`);
+  });
+
+  Deno.test(`zcaBase (${backend}): newton_schulz marks a group it cannot whiten as NaN, only that group`, async () => {
+    await tf.setBackend(backend);
+    const rng = new Rng(29);
+    // group 0: rows 1e4 times larger than maxRowVariance allows, rank-deficient (D > N), so
+    // the fixed step count cannot reach the shrinkage eigenvalues; group 1: standardised-size
+    const n = 8;
+    const x = mat(32, n, (i) => (i < 16 ? 1e4 : 1) * rng.normal());
+    const xt = tf.tensor2d(x);
+    const b = zcaBase(xt, { groups: 2, method: "newton_schulz" });
+    const got = b.arraySync();
+    tf.dispose([xt, b]);
+    assert(got.slice(0, 16).flat().every(Number.isNaN), "the oversized group is NaN");
+    assert(got.slice(16).flat().every(Number.isFinite), "the other group is whitened");
+    assertThrows(
+      () => zcaBase(xt, { method: "newton_schulz", maxRowVariance: 0 }),
+      "maxRowVariance",
+    );
   });
 
   Deno.test(`stopGradient (${backend}): same values, zero gradient`, async () => {

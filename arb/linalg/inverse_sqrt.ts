@@ -5,8 +5,9 @@
  *   backend with synchronous reads (cpu, wasm, tensorflow).
  * - "newton_schulz": the coupled Newton-Schulz iteration on the active backend, matmuls only
  *   (Higham, Functions of Matrices, 2008, eq. 6.35; the form used by Decorrelated Batch Norm
- *   and IterNorm). It needs one scalar read per call to size the iteration (see
- *   {@link newtonSchulzIterations}) and one for the convergence check.
+ *   and IterNorm). {@link newtonSchulzInverseSqrtDevice} never reads back: its step count is
+ *   given and failure shows as NaN; {@link newtonSchulzInverseSqrt} reads the norms to size the
+ *   iteration and the residuals to throw on failure (backends with synchronous reads).
  */
 import { tf } from "../tf.ts";
 import { type EigenAlgorithm, symmetricEigen } from "./eigen.ts";
@@ -76,46 +77,46 @@ export function newtonSchulzIterations(minRatio: number, tol = 1e-7): number {
   return k;
 }
 
-/** Result of {@link newtonSchulzInverseSqrt}. */
-export interface NewtonSchulzResult<T extends tf.Tensor> {
-  /** (C + eps I)^(-1/2), same shape as C. */
-  value: T;
-  /** Steps taken. */
-  iterations: number;
-  /** max over the batch of ||I - Z Y||_F / sqrt(n) after the last step. */
-  residual: number;
-}
-
 /** Largest residual ||I - Z Y||_F / sqrt(n) accepted before Newton-Schulz is declared failed. */
 export const NEWTON_SCHULZ_MAX_RESIDUAL = 1e-3;
 
+/** Result of {@link newtonSchulzInverseSqrtDevice}: tensors the caller disposes. */
+export interface NewtonSchulzDeviceResult<T extends tf.Tensor> {
+  /**
+   * (C + eps I)^(-1/2), same shape as C; every entry of a matrix whose iteration failed (residual
+   * above {@link NEWTON_SCHULZ_MAX_RESIDUAL}, or non-finite input) is NaN.
+   */
+  value: T;
+  /** Per matrix of the batch, ||I - Z Y||_F / sqrt(n) after the last step (shape [g]). */
+  residual: tf.Tensor1D;
+  /** Steps taken. */
+  iterations: number;
+}
+
 /**
  * (C + eps I)^(-1/2) for a symmetric PSD C (n x n, or a batch g x n x n) by the coupled
- * Newton-Schulz iteration on the active backend:
+ * Newton-Schulz iteration, entirely on the active backend (no read back to the host, so it runs
+ * where synchronous reads are impossible, such as WebGPU under Deno):
  * A = (C + eps I) / ||C + eps I||_F, Y0 = A, Z0 = I, T = (3 I - Z Y) / 2, Y <- Y T, Z <- T Z;
  * Z -> A^(-1/2). Frobenius normalisation puts every eigenvalue in (0, 1], where the iteration
- * converges; the step count comes from {@link newtonSchulzIterations} with the ratio
- * (lowerBound + eps) / ||C + eps I||_F. Throws when the final residual exceeds
- * {@link NEWTON_SCHULZ_MAX_RESIDUAL} or is not finite (C not PSD, or float32 breakdown).
+ * converges. The step count is fixed by the caller (see {@link newtonSchulzIterations}); a
+ * matrix that did not converge within it, is not PSD or holds non-finite values comes back as
+ * NaN (so whatever is computed from it is NaN too: the failure cannot pass silently).
  */
-export function newtonSchulzInverseSqrt<T extends tf.Tensor2D | tf.Tensor3D>(
+export function newtonSchulzInverseSqrtDevice<T extends tf.Tensor2D | tf.Tensor3D>(
   c: T,
-  { eps = 1e-5, lowerBound = 0 }: { eps?: number; lowerBound?: number } = {},
-): NewtonSchulzResult<T> {
+  { eps = 1e-5, iterations }: { eps?: number; iterations: number },
+): NewtonSchulzDeviceResult<T> {
   const n = c.shape[c.rank - 1];
   if (c.shape[c.rank - 2] !== n) throw new Error(`newtonSchulz: matrix is not square: ${c.shape}`);
+  if (!Number.isInteger(iterations) || iterations < 0) {
+    throw new Error(`newtonSchulz: iterations must be a non-negative integer, got ${iterations}`);
+  }
   const g = c.rank === 3 ? c.shape[0] : 1;
-  return tf.tidy(() => {
+  const [value, residual] = tf.tidy(() => {
     const eye = tf.eye(n).expandDims(0).tile([g, 1, 1]) as tf.Tensor3D;
     const a = (c.reshape([g, n, n]) as tf.Tensor3D).add(eye.mul(eps)) as tf.Tensor3D;
     const norm = a.square().sum([1, 2], true).sqrt() as tf.Tensor3D;
-    const norms = norm.dataSync();
-    let maxNorm = 0;
-    for (const x of norms) maxNorm = Math.max(maxNorm, x);
-    if (!Number.isFinite(maxNorm)) {
-      throw new Error(`newtonSchulz: the matrix holds non-finite values (norm ${maxNorm})`);
-    }
-    const iterations = newtonSchulzIterations(Math.min(1, (lowerBound + eps) / maxNorm));
     const threeEye = eye.mul(3);
     let y = a.div(norm) as tf.Tensor3D;
     let z = eye;
@@ -127,18 +128,67 @@ export function newtonSchulzInverseSqrt<T extends tf.Tensor2D | tf.Tensor3D>(
       y = y2;
       z = z2;
     }
-    const res = eye.sub(tf.matMul(z, y)).square().sum([1, 2]).max().sqrt().div(Math.sqrt(n));
-    const residual = res.dataSync()[0];
-    if (!(residual <= NEWTON_SCHULZ_MAX_RESIDUAL)) {
-      throw new Error(
-        `newtonSchulz: no convergence after ${iterations} steps (residual ${residual}); ` +
-          `the matrix is not positive semi-definite or too ill-conditioned for float32: ` +
-          `use method "eigh"`,
-      );
-    }
-    const value = z.div(norm.sqrt()).reshape(c.shape) as T;
-    return { value, iterations, residual };
+    const res = eye.sub(tf.matMul(z, y)).square().sum([1, 2]).sqrt().div(Math.sqrt(n));
+    // NaN where the residual is too large or NaN (a comparison with NaN is false).
+    const mark = tf.where(
+      res.lessEqual(NEWTON_SCHULZ_MAX_RESIDUAL),
+      tf.onesLike(res),
+      tf.fill(res.shape, NaN),
+    );
+    const out = z.div(norm.sqrt()).mul(mark.reshape([g, 1, 1])).reshape(c.shape) as T;
+    return [out, res as tf.Tensor1D] as const;
   });
+  return { value, residual, iterations };
+}
+
+/** Result of {@link newtonSchulzInverseSqrt}. */
+export interface NewtonSchulzResult<T extends tf.Tensor> {
+  /** (C + eps I)^(-1/2), same shape as C. */
+  value: T;
+  /** Steps taken. */
+  iterations: number;
+  /** max over the batch of ||I - Z Y||_F / sqrt(n) after the last step. */
+  residual: number;
+}
+
+/**
+ * {@link newtonSchulzInverseSqrtDevice} with its step count sized from the data and its
+ * result checked, for backends that read synchronously (cpu, wasm, tensorflow): one read of
+ * the norms sizes the iteration by {@link newtonSchulzIterations} with the ratio
+ * (lowerBound + eps) / ||C + eps I||_F, one read of the residuals checks it. Throws when the
+ * final residual exceeds {@link NEWTON_SCHULZ_MAX_RESIDUAL} or is not finite (C not PSD, or
+ * float32 breakdown). Where reads must stay asynchronous (WebGPU under Deno), call the device
+ * function with a step count from a known bound instead (as `zcaBase` does).
+ */
+export function newtonSchulzInverseSqrt<T extends tf.Tensor2D | tf.Tensor3D>(
+  c: T,
+  { eps = 1e-5, lowerBound = 0 }: { eps?: number; lowerBound?: number } = {},
+): NewtonSchulzResult<T> {
+  const n = c.shape[c.rank - 1];
+  if (c.shape[c.rank - 2] !== n) throw new Error(`newtonSchulz: matrix is not square: ${c.shape}`);
+  const norms = tf.tidy(() => {
+    const g = c.rank === 3 ? c.shape[0] : 1;
+    const a = (c.reshape([g, n, n]) as tf.Tensor3D).add(tf.eye(n).mul(eps));
+    return a.square().sum([1, 2]).sqrt();
+  });
+  const maxNorm = (norms.dataSync() as Float32Array).reduce((m, x) => Math.max(m, x), 0);
+  norms.dispose();
+  if (!Number.isFinite(maxNorm)) {
+    throw new Error(`newtonSchulz: the matrix holds non-finite values (norm ${maxNorm})`);
+  }
+  const iterations = newtonSchulzIterations(Math.min(1, (lowerBound + eps) / maxNorm));
+  const r = newtonSchulzInverseSqrtDevice(c, { eps, iterations });
+  const residual = (r.residual.dataSync() as Float32Array).reduce((m, x) => Math.max(m, x), 0); // NaN propagates
+  r.residual.dispose();
+  if (!(residual <= NEWTON_SCHULZ_MAX_RESIDUAL)) {
+    r.value.dispose();
+    throw new Error(
+      `newtonSchulz: no convergence after ${iterations} steps (residual ${residual}); ` +
+        `the matrix is not positive semi-definite or too ill-conditioned for float32: ` +
+        `use method "eigh"`,
+    );
+  }
+  return { value: r.value, iterations, residual };
 }
 
 /**

@@ -12,11 +12,13 @@ export {
   type InverseSqrtOptions,
   inverseSqrtSymmetric,
   NEWTON_SCHULZ_MAX_RESIDUAL,
+  type NewtonSchulzDeviceResult,
   newtonSchulzInverseSqrt,
+  newtonSchulzInverseSqrtDevice,
   newtonSchulzIterations,
   type NewtonSchulzResult,
 } from "./inverse_sqrt.ts";
-export { zcaBase, type ZcaOptions } from "./zca.ts";
+export { zcaBase, zcaNewtonSchulzSteps, type ZcaOptions } from "./zca.ts";
 export { stopGradient } from "./stop_gradient.ts";
 export {
   cholesky,

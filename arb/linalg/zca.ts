@@ -8,17 +8,25 @@
  * With method "eigh" the whole computation (covariance, eigendecomposition, B = W X) runs on
  * the host in float64 from the rows pulled off the backend, and B is uploaded as float32.
  * Host cost per group of d rows over N columns: about 3 d^2 N flops for C and B plus about
- * 9 d^3 for the eigendecomposition. With "newton_schulz" everything stays on the backend
- * (float32 matmuls) except two scalar reads.
+ * 9 d^3 for the eigendecomposition. It reads synchronously, which WebGPU under Deno cannot.
+ *
+ * With "newton_schulz" everything stays on the backend (float32 matmuls) and nothing is read
+ * back: the step count is fixed in advance ({@link zcaNewtonSchulzSteps}) from the shrinkage,
+ * which bounds the smallest eigenvalue of C' + eps I below by shrinkage + eps, and from a bound
+ * v on every row's mean square ||x_i||^2 / (N - 1) (`maxRowVariance`, 1 for the standardised
+ * rows of ARB), which bounds ||C' + eps I||_F above by (1 - shrinkage) d v + (shrinkage + eps)
+ * sqrt(d). A group whose iteration fails (non-finite input, rows larger than the bound said,
+ * float32 breakdown) comes back as NaN, so a loss computed from it is NaN and the trainer
+ * stops on it: never a silent fall-back.
  */
 import { tf } from "../tf.ts";
-import { stopGradient } from "./stop_gradient.ts";
 import { gramRows, multiplyRowsInto } from "./dense.ts";
 import type { EigenAlgorithm } from "./eigen.ts";
 import {
   inverseSqrtHost,
   type InverseSqrtMethod,
-  newtonSchulzInverseSqrt,
+  newtonSchulzInverseSqrtDevice,
+  newtonSchulzIterations,
 } from "./inverse_sqrt.ts";
 
 /** Options for {@link zcaBase}. */
@@ -33,18 +41,58 @@ export interface ZcaOptions {
   eps?: number;
   /** Host eigensolver for "eigh" (default "ql"). */
   algorithm?: EigenAlgorithm;
+  /**
+   * "newton_schulz" only: a bound on every row's mean square ||x_i||^2 / (N - 1) (default 1,
+   * true of standardised rows); it sizes the fixed step count.
+   */
+  maxRowVariance?: number;
 }
 
 /**
- * The grouped ZCA base B (D x N) of the rows of x (D x N), as a new tensor outside any
- * gradient tape. Throws (never falls back) when x or the whitening is not finite.
+ * Newton-Schulz steps that whiten any group of d rows whose mean squares are at most
+ * `maxRowVariance` (see the module doc): {@link newtonSchulzIterations} at the ratio
+ * (shrinkage + eps) / ((1 - shrinkage) d maxRowVariance + (shrinkage + eps) sqrt(d)).
+ * ARB at d = 128 (shrinkage 1e-4, eps 1e-5, standardised rows): 22 steps.
+ */
+export function zcaNewtonSchulzSteps(
+  d: number,
+  { shrinkage = 1e-4, eps = 1e-5, maxRowVariance = 1 }: {
+    shrinkage?: number;
+    eps?: number;
+    maxRowVariance?: number;
+  } = {},
+): number {
+  if (!(maxRowVariance > 0 && Number.isFinite(maxRowVariance))) {
+    throw new Error(`zcaBase: maxRowVariance must be a positive number, got ${maxRowVariance}`);
+  }
+  const floor = shrinkage + eps;
+  if (!(floor > 0)) {
+    throw new Error(
+      "zcaBase: newton_schulz needs shrinkage + eps > 0 (they bound the smallest eigenvalue)",
+    );
+  }
+  const normBound = (1 - shrinkage) * d * maxRowVariance + floor * Math.sqrt(d);
+  return newtonSchulzIterations(Math.min(1, floor / normBound));
+}
+
+/**
+ * The grouped ZCA base B (D x N) of the rows of x (D x N), as a new tensor that carries no
+ * gradient. Never falls back to un-whitened rows: "eigh" throws when x or the whitening is not
+ * finite; "newton_schulz" (no synchronous read) returns NaN rows for a group that failed.
  *
  * @example
  * const b = zcaBase(x, { groups: 2 }); // b.matMul(b, false, true).div(N - 1) is about I per group
  */
 export function zcaBase(
   x: tf.Tensor2D,
-  { groups = 1, method = "eigh", shrinkage = 1e-4, eps = 1e-5, algorithm = "ql" }: ZcaOptions = {},
+  {
+    groups = 1,
+    method = "eigh",
+    shrinkage = 1e-4,
+    eps = 1e-5,
+    algorithm = "ql",
+    maxRowVariance = 1,
+  }: ZcaOptions = {},
 ): tf.Tensor2D {
   if (x.rank !== 2) throw new Error(`zcaBase: expected a D x N matrix, got shape ${x.shape}`);
   const [rows, cols] = x.shape;
@@ -56,11 +104,14 @@ export function zcaBase(
     throw new Error(`zcaBase: shrinkage must be in [0, 1], got ${shrinkage}`);
   }
   const d = rows / groups;
-  if (method === "newton_schulz") return zcaBaseDevice(x, groups, d, shrinkage, eps);
+  if (method === "newton_schulz") {
+    const steps = zcaNewtonSchulzSteps(d, { shrinkage, eps, maxRowVariance });
+    return zcaBaseDevice(x, groups, d, shrinkage, eps, steps);
+  }
   if (method !== "eigh") {
     throw new Error(`zcaBase: unknown method "${method}" (use "eigh" or "newton_schulz")`);
   }
-  const data = x.dataSync();
+  const data = readRows(x);
   assertFinite(data, cols, "input rows");
   const out = new Float32Array(rows * cols);
   for (let g = 0; g < groups; g++) {
@@ -85,27 +136,38 @@ function zcaBaseDevice(
   d: number,
   shrinkage: number,
   eps: number,
+  steps: number,
 ): tf.Tensor2D {
   const [rows, cols] = x.shape;
-  return tf.tidy(() => {
-    const xs = stopGradient(x).reshape([groups, d, cols]) as tf.Tensor3D;
-    if (!tf.all(tf.isFinite(xs)).dataSync()[0]) {
-      throw new Error("zcaBase: the input rows hold non-finite values");
-    }
-    const cov = tf.matMul(xs, xs, false, true).div(cols - 1);
-    const shrunk = cov.mul(1 - shrinkage).add(tf.eye(d).mul(shrinkage)) as tf.Tensor3D;
-    let w: tf.Tensor3D;
-    try {
-      w = newtonSchulzInverseSqrt(shrunk, { eps, lowerBound: shrinkage }).value;
-    } catch (e) {
-      throw new Error(`zcaBase: whitening failed: ${(e as Error).message}`);
-    }
-    const b = tf.matMul(w, xs).reshape([rows, cols]) as tf.Tensor2D;
-    if (!tf.all(tf.isFinite(b)).dataSync()[0]) {
-      throw new Error("zcaBase: the whitened base holds non-finite values");
-    }
-    return b;
-  });
+  // Computed inside a custom-gradient op: its forward runs off the gradient tape, so backprop
+  // does not differentiate through the Newton-Schulz steps only to multiply by zero.
+  const base = tf.customGrad(
+    ((input: tf.Tensor2D) => {
+      const value = tf.tidy(() => {
+        const xs = input.reshape([groups, d, cols]) as tf.Tensor3D;
+        const cov = tf.matMul(xs, xs, false, true).div(cols - 1);
+        const shrunk = cov.mul(1 - shrinkage).add(tf.eye(d).mul(shrinkage)) as tf.Tensor3D;
+        const w = newtonSchulzInverseSqrtDevice(shrunk, { eps, iterations: steps });
+        w.residual.dispose();
+        return tf.matMul(w.value, xs).reshape([rows, cols]) as tf.Tensor2D;
+      });
+      return { value, gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) };
+    }) as unknown as Parameters<typeof tf.customGrad>[0],
+  );
+  return base(x) as tf.Tensor2D;
+}
+
+/** The rows on the host, or an error that says which method to use where they cannot be read. */
+function readRows(x: tf.Tensor2D): Float32Array {
+  try {
+    return x.dataSync() as Float32Array;
+  } catch (e) {
+    throw new Error(
+      `zcaBase: method "eigh" reads the rows synchronously, which the ${tf.getBackend()} ` +
+        `backend cannot do here (${(e as Error).message.split("\n")[0]}); use method ` +
+        `"newton_schulz" (ARB: whitening "newton_schulz" or "auto")`,
+    );
+  }
 }
 
 function assertFinite(a: ArrayLike<number>, cols: number, what: string): void {

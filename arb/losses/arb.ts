@@ -10,7 +10,9 @@
  *    1 / sqrt(s + 1e-5); B is a constant (no gradient);
  * 4. L = sum_i ((x1_i . b2_i) / N - 1)^2 + sum_i ((x2_i . b1_i) / N - 1)^2.
  * Unlike the original code, a whitening that produces non-finite values is an error, never a
- * silent fall-back to the un-whitened features.
+ * silent fall-back to the un-whitened features: "eigh" throws; "newton_schulz", which reads
+ * nothing back (it runs where synchronous reads are impossible, e.g. WebGPU under Deno), makes
+ * the loss NaN, on which the trainer stops naming the step.
  */
 import { z } from "zod";
 import { tf } from "../tf.ts";
@@ -30,8 +32,12 @@ export const ArbOptions = z.object({
   groups: z.number().int().positive().default(1),
   /** Permute the feature rows (same permutation for both views) before grouping. */
   swap: z.boolean().default(false),
-  /** Inverse square root method: host float64 eigendecomposition or device Newton-Schulz. */
-  whitening: z.enum(["eigh", "newton_schulz"]).default("eigh"),
+  /**
+   * Inverse square root method: host float64 eigendecomposition ("eigh"), device Newton-Schulz
+   * ("newton_schulz"), or "auto": Newton-Schulz on webgpu (whose tensors Deno cannot read
+   * synchronously), eigh elsewhere.
+   */
+  whitening: z.enum(["auto", "eigh", "newton_schulz"]).default("auto"),
   /** Source of the swap permutation (a fresh one per call). */
   rng: z.instanceof(Rng).optional(),
   /** A fixed swap permutation of 0..D-1 (takes precedence over rng). */
@@ -89,14 +95,23 @@ export function arbLoss(z1: tf.Tensor2D, z2: tf.Tensor2D, options: ArbOptions = 
     x2 = standardizeRows(x2);
     const whitening = {
       groups: o.groups,
-      method: o.whitening,
+      method: resolveWhitening(o.whitening),
       shrinkage: ARB_SHRINKAGE,
       eps: ARB_EIG_EPS,
+      maxRowVariance: 1, // standardised rows: unbiased variance (std / (std + 1e-5))^2 < 1
     };
     const b1 = zcaBase(x1, whitening), b2 = zcaBase(x2, whitening);
     const align = (x: tf.Tensor2D, b: tf.Tensor2D) => x.mul(b).sum(1).div(n).sub(1).square().sum();
     return align(x1, b2).add(align(x2, b1)) as tf.Scalar;
   });
+}
+
+/** The whitening method "auto" stands for on the active backend (see {@link ArbOptions}). */
+export function resolveWhitening(
+  whitening: "auto" | "eigh" | "newton_schulz",
+): "eigh" | "newton_schulz" {
+  if (whitening !== "auto") return whitening;
+  return tf.getBackend() === "webgpu" ? "newton_schulz" : "eigh";
 }
 
 /**
