@@ -6,7 +6,8 @@
  * counted: forward multiply-adds x 2 FLOPs x 3 for forward + both backward products, x 2
  * views) and the kernels that take the time. Default backend: wasm; also `cpu`, `webgpu`
  * (convnet only unless `--all`), as arguments of `deno run -A bench/trainer.ts` or in
- * `ARB_BENCH_BACKENDS=wasm,cpu,webgpu`. `--convnet-width N` / `--convnet-projector SPEC` explore.
+ * `ARB_BENCH_BACKENDS=wasm,cpu,webgpu`. `--convnet-width N` / `--convnet-projector SPEC` explore;
+ * `--only convnet|resnet18` (or `ARB_BENCH_ONLY`) times one workload.
  * Timings on a shared machine are noisy: the best of the timed steps is reported.
  */
 import { tf } from "../arb/tf.ts";
@@ -134,6 +135,7 @@ export async function benchTrainer(args: string[] = []): Promise<void> {
     return v;
   };
   const width = opt("--convnet-width"), proj = opt("--convnet-projector");
+  const only = opt("--only") ?? Deno.env.get("ARB_BENCH_ONLY");
   const all = args.includes("--all");
   args = args.filter((a) => a !== "--all");
   if (width) WORKLOADS[0].spec.width = Number(width);
@@ -149,6 +151,7 @@ export async function benchTrainer(args: string[] = []): Promise<void> {
     if (!choice) continue;
     const profile = profileKernels(backend);
     for (const w of WORKLOADS) {
+      if (only && !w.name.startsWith(only)) continue;
       if (backend !== "wasm" && w.spec.arch === "resnet18" && !all) {
         console.log(
           `${backend.padEnd(6)} ${w.name.padEnd(22)} skipped (minutes per step; --all runs it)`,

@@ -1,12 +1,17 @@
 /**
  * The wasm training kernels (arb/kernels/) against the cpu backend's reference kernels:
  * conv2d filter and input gradients for strides 1 and 2, same/valid/explicit padding, 1x1 and
- * 3x3 filters, odd sizes; and matmul with every transpose combination.
+ * 3x3 filters, odd sizes; matmul with every transpose combination; the fused training-mode
+ * batch norm (forward, running statistics, gradients; with and without ReLU) against the cpu
+ * op composition; the copy-free Identity.
  */
 import { tf } from "../arb/tf.ts";
 import { Rng } from "../arb/rng.ts";
 import { assert, assertEquals } from "./assert.ts";
 import { filterGradPath } from "../arb/kernels/conv_grads.ts";
+import { BATCH_NORM_TRAIN } from "../arb/kernels/mod.ts";
+import { batchNorm, declareBatchNorm } from "../arb/models/layers.ts";
+import { ParamStore } from "../arb/models/params.ts";
 
 type Pad = "same" | "valid" | [
   [number, number],
@@ -197,4 +202,74 @@ Deno.test("unsortedSegmentSum on wasm = cpu (the gradient of gather)", async () 
   }
   assertEquals(results[2], results[0]);
   assertEquals(results[3], results[1]);
+});
+
+/** Training-mode BN output, gradients (x, gamma, beta) and running stats on `backend`. */
+async function batchNormRun(backend: string, shape: number[], relu: boolean, seed: number) {
+  await tf.setBackend(backend);
+  const rng = new Rng(seed);
+  const c = shape[shape.length - 1];
+  const n = shape.reduce((a, b) => a * b, 1);
+  // channels with a large mean against their spread: the statistics must not cancel
+  const xv = randomArray(rng, n).map((v, i) => 3 * v + (i % c === 1 ? 50 : 0.5));
+  const r = tf.tensor(randomArray(rng, n), shape);
+  const store = new ParamStore(`bn-${backend}-${seed}`);
+  declareBatchNorm(store, "bn", c);
+  tf.tidy(() => {
+    store.get("bn.weight").assign(tf.tensor1d(randomArray(rng, c)));
+    store.get("bn.bias").assign(tf.tensor1d(randomArray(rng, c)));
+  });
+  const init = tf.tensor(xv, shape);
+  const x = tf.variable(init, true, `bn-x-${backend}-${seed}`);
+  init.dispose();
+  const vars = [x, store.get("bn.weight"), store.get("bn.bias")] as tf.Variable[];
+  let y: Float32Array = new Float32Array();
+  const { value, grads } = tf.variableGrads(() => {
+    const out = batchNorm(store, "bn", x as tf.Tensor, true, { relu });
+    y = out.dataSync() as Float32Array;
+    return tf.sum(tf.mul(out, r)) as tf.Scalar;
+  }, vars);
+  const res = {
+    y,
+    dx: (await grads[vars[0].name].data()) as Float32Array,
+    dgamma: (await grads[vars[1].name].data()) as Float32Array,
+    dbeta: (await grads[vars[2].name].data()) as Float32Array,
+    runningMean: (await store.get("bn.running_mean").data()) as Float32Array,
+    runningVar: (await store.get("bn.running_var").data()) as Float32Array,
+  };
+  tf.dispose([value, r, x, ...Object.values(grads)]);
+  store.dispose();
+  return res;
+}
+
+Deno.test("fused batch norm on wasm = cpu composition: output, gradients, running stats", async () => {
+  assert(tf.getKernel(BATCH_NORM_TRAIN, "wasm") !== undefined, "registered on wasm");
+  assert(tf.getKernel(BATCH_NORM_TRAIN, "cpu") === undefined, "cpu keeps the composition");
+  for (
+    const [shape, relu] of [[[4, 5, 3, 6], true], [[4, 5, 3, 6], false], [[32, 16], true]] as const
+  ) {
+    const ref = await batchNormRun("cpu", [...shape], relu, 3);
+    await tf.setBackend("wasm");
+    const before = tf.memory().numTensors;
+    const got = await batchNormRun("wasm", [...shape], relu, 3);
+    assertEquals(tf.memory().numTensors, before, "no leak");
+    for (const k of Object.keys(ref) as (keyof typeof ref)[]) {
+      const e = relErr(got[k], ref[k]);
+      assert(e <= 1e-4, `${shape} relu=${relu} ${k}: relative error ${e}`);
+    }
+  }
+});
+
+Deno.test("Identity on wasm shares the buffer instead of copying, and clones stay independent", async () => {
+  await tf.setBackend("wasm");
+  const x = tf.tensor1d([1, 2, 3]);
+  const buffers = tf.memory().numDataBuffers;
+  const y = x.clone();
+  assertEquals(tf.memory().numDataBuffers, buffers, "no new buffer");
+  x.dispose();
+  assertEquals(Array.from(await y.data()), [1, 2, 3], "the clone outlives the original");
+  const z = tf.add(y, 1);
+  assertEquals(Array.from(await y.data()), [1, 2, 3]);
+  assertEquals(Array.from(await z.data()), [2, 3, 4]);
+  tf.dispose([y, z]);
 });

@@ -7,6 +7,7 @@ import { tf } from "../tf.ts";
 import type { Rng } from "../rng.ts";
 import type { ParamStore } from "./params.ts";
 import { filled, kaimingNormalFanOut, linearUniform } from "./init.ts";
+import { BATCH_NORM_TRAIN, BATCH_NORM_TRAIN_GRAD } from "../kernels/mod.ts";
 
 /** PyTorch BatchNorm defaults. */
 export const BN_EPS = 1e-5;
@@ -61,8 +62,9 @@ export function declareBatchNorm(store: ParamStore, name: string, c: number, gam
  * optional fused ReLU. Training: normalises with the batch statistics (biased variance, as
  * PyTorch) and updates the running statistics with momentum 0.1 (running_var from the
  * unbiased variance); the gradient is the closed form (fewer passes and fewer kept tensors
- * than autodiff through the moments: only xhat and the output are kept for backprop). Eval:
- * uses the running statistics.
+ * than autodiff through the moments: only xhat and the output are kept for backprop). On a
+ * backend that registers the fused kernels (wasm: `arb/kernels/batch_norm.ts`) the same forward
+ * and gradient run as two heap passes each. Eval: uses the running statistics.
  */
 export function batchNorm<T extends tf.Tensor>(
   store: ParamStore,
@@ -89,39 +91,64 @@ export function batchNorm<T extends tf.Tensor>(
     throw new Error(`${name}: batch norm in training mode needs more than one value per channel`);
   }
   let batchMean: tf.Tensor | undefined, batchVar: tf.Tensor | undefined;
-  const f = tf.customGrad((xi, g, b, save) => {
-    const mean = tf.mean(xi as tf.Tensor, axes);
-    const xc = tf.sub(xi as tf.Tensor, mean);
-    const variance = tf.mean(tf.square(xc), axes);
-    const invstd = tf.rsqrt(tf.add(variance, BN_EPS));
-    const xhat = tf.mul(xc, invstd);
-    const pre = tf.add(tf.mul(xhat, g as tf.Tensor), b as tf.Tensor);
-    const y = relu ? tf.relu(pre) : pre;
-    // The forward runs inside a tidy: keep the moments for the running-stat update below.
-    batchMean = tf.keep(mean);
-    batchVar = tf.keep(variance);
-    (save as tf.GradSaveFunc)([xhat, invstd, g as tf.Tensor, y]);
-    return {
-      value: y,
-      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-        const [sxhat, sinvstd, sg, sy] = saved;
-        // Backprop runs outside any tidy: free the temporaries now, and dy too (no other
-        // node reads the gradient of this output), or they all live until backprop ends.
-        const grads = tf.tidy(() => {
-          // ReLU'(pre) is 1 exactly where the output is positive.
-          const d = relu ? tf.mul(dy as tf.Tensor, tf.step(sy)) : (dy as tf.Tensor);
-          const dbeta = tf.sum(d, axes);
-          const dgamma = tf.sum(tf.mul(d, sxhat), axes);
-          // dx = gamma * invstd * (dy - mean(dy) - xhat * mean(dy * xhat))
-          const centred = tf.sub(tf.sub(d, tf.div(dbeta, n)), tf.mul(sxhat, tf.div(dgamma, n)));
-          const dx = tf.mul(centred, tf.mul(sg, sinvstd));
-          return [dx, dgamma, dbeta];
-        });
-        (dy as tf.Tensor).dispose();
-        return grads;
-      },
-    };
-  });
+  const fused = tf.getKernel(BATCH_NORM_TRAIN, tf.getBackend()) !== undefined;
+  const f = fused
+    ? tf.customGrad((xi, g, b, save) => {
+      const [y, mean, variance, invstd] = tf.engine().runKernel(
+        BATCH_NORM_TRAIN,
+        { x: xi as tf.Tensor, gamma: g as tf.Tensor, beta: b as tf.Tensor },
+        { relu, eps: BN_EPS } as unknown as tf.NamedAttrMap,
+      ) as tf.Tensor[];
+      batchMean = tf.keep(mean);
+      batchVar = tf.keep(variance);
+      (save as tf.GradSaveFunc)([xi as tf.Tensor, mean, invstd, g as tf.Tensor, y]);
+      return {
+        value: y,
+        gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+          const [sx, smean, sinv, sg, sy] = saved;
+          const grads = tf.engine().runKernel(
+            BATCH_NORM_TRAIN_GRAD,
+            { dy: dy as tf.Tensor, x: sx, mean: smean, invstd: sinv, gamma: sg, y: sy },
+            { relu } as unknown as tf.NamedAttrMap,
+          ) as tf.Tensor[];
+          (dy as tf.Tensor).dispose(); // see below
+          return grads;
+        },
+      };
+    })
+    : tf.customGrad((xi, g, b, save) => {
+      const mean = tf.mean(xi as tf.Tensor, axes);
+      const xc = tf.sub(xi as tf.Tensor, mean);
+      const variance = tf.mean(tf.square(xc), axes);
+      const invstd = tf.rsqrt(tf.add(variance, BN_EPS));
+      const xhat = tf.mul(xc, invstd);
+      const pre = tf.add(tf.mul(xhat, g as tf.Tensor), b as tf.Tensor);
+      const y = relu ? tf.relu(pre) : pre;
+      // The forward runs inside a tidy: keep the moments for the running-stat update below.
+      batchMean = tf.keep(mean);
+      batchVar = tf.keep(variance);
+      (save as tf.GradSaveFunc)([xhat, invstd, g as tf.Tensor, y]);
+      return {
+        value: y,
+        gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+          const [sxhat, sinvstd, sg, sy] = saved;
+          // Backprop runs outside any tidy: free the temporaries now, and dy too (no other
+          // node reads the gradient of this output), or they all live until backprop ends.
+          const grads = tf.tidy(() => {
+            // ReLU'(pre) is 1 exactly where the output is positive.
+            const d = relu ? tf.mul(dy as tf.Tensor, tf.step(sy)) : (dy as tf.Tensor);
+            const dbeta = tf.sum(d, axes);
+            const dgamma = tf.sum(tf.mul(d, sxhat), axes);
+            // dx = gamma * invstd * (dy - mean(dy) - xhat * mean(dy * xhat))
+            const centred = tf.sub(tf.sub(d, tf.div(dbeta, n)), tf.mul(sxhat, tf.div(dgamma, n)));
+            const dx = tf.mul(centred, tf.mul(sg, sinvstd));
+            return [dx, dgamma, dbeta];
+          });
+          (dy as tf.Tensor).dispose();
+          return grads;
+        },
+      };
+    });
   const y = f(x, gamma, beta) as T;
   const m = BN_MOMENTUM;
   const nbt = store.get(`${name}.num_batches_tracked`);
