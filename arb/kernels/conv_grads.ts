@@ -104,8 +104,10 @@ function filterGradIm2col(
     xhis.push(Math.max(xlo, Math.min(ow, Math.floor((w - 1 - j + pl) / sw) + 1)));
   }
   const step = sw * ci;
+  const c4 = ci - (ci % 4);
   // One output row (b0, y) at a time: its input rows stay in cache while every patch row
-  // receives its ow-long segment.
+  // receives its ow-long segment; four channels per pass over the segment (four adjacent
+  // reads, four patch rows), which halves the loop overhead of the few-channel layers.
   for (let b0 = 0; b0 < n; b0++) {
     for (let y = 0; y < oh; y++) {
       const col = (b0 * oh + y) * ow;
@@ -114,15 +116,33 @@ function filterGradIm2col(
         const inside = iy >= 0 && iy < h;
         for (let j = 0; j < kw; j++) {
           const xlo = xlos[j], xhi = xhis[j];
-          for (let c = 0; c < ci; c++) {
-            const d = ((i * kw + j) * ci + c) * p + col;
-            if (!inside) {
-              for (let xo = 0; xo < ow; xo++) dst[d + xo] = 0;
-              continue;
+          const d0 = (i * kw + j) * ci * p + col;
+          if (!inside) {
+            for (let c = 0; c < ci; c++) dst.fill(0, d0 + c * p, d0 + c * p + ow);
+            continue;
+          }
+          if (xlo > 0 || xhi < ow) {
+            for (let c = 0; c < ci; c++) {
+              const d = d0 + c * p;
+              for (let xo = 0; xo < xlo; xo++) dst[d + xo] = 0;
+              for (let xo = xhi; xo < ow; xo++) dst[d + xo] = 0;
             }
-            for (let xo = 0; xo < xlo; xo++) dst[d + xo] = 0;
-            for (let xo = xhi; xo < ow; xo++) dst[d + xo] = 0;
-            let s0 = ((b0 * h + iy) * w + xlo * sw + j - pl) * ci + c;
+          }
+          const sBase = ((b0 * h + iy) * w + xlo * sw + j - pl) * ci;
+          let c = 0;
+          for (; c < c4; c += 4) {
+            const d = d0 + c * p;
+            let s0 = sBase + c;
+            for (let xo = xlo; xo < xhi; xo++, s0 += step) {
+              dst[d + xo] = src[s0];
+              dst[d + p + xo] = src[s0 + 1];
+              dst[d + 2 * p + xo] = src[s0 + 2];
+              dst[d + 3 * p + xo] = src[s0 + 3];
+            }
+          }
+          for (; c < ci; c++) {
+            const d = d0 + c * p;
+            let s0 = sBase + c;
             for (let xo = xlo; xo < xhi; xo++, s0 += step) dst[d + xo] = src[s0];
           }
         }
