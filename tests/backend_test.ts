@@ -112,7 +112,7 @@ Deno.test("WebGPU gradients of a small conv model match cpu", async () => {
   await selectBackend("cpu", quiet);
 });
 
-Deno.test("wasm with 2 threads starts under Deno and gives bitwise the single-thread results", async () => {
+Deno.test("wasm with 2 threads starts under Deno and gives bitwise the single-thread results (conv, batch norm)", async () => {
   const run = async (threads: string) => {
     const out = await new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", new URL("./fixtures/wasm_threads_probe.ts", import.meta.url).pathname],
@@ -121,10 +121,11 @@ Deno.test("wasm with 2 threads starts under Deno and gives bitwise the single-th
     }).output();
     const text = new TextDecoder().decode(out.stdout).trim().split("\n").at(-1) ?? "";
     assert(out.success, `probe failed: ${new TextDecoder().decode(out.stderr)}`);
-    return JSON.parse(text) as { device: string; digest: string };
+    return JSON.parse(text) as { device: string; simd: boolean; digest: string };
   };
   const one = await run("1"), two = await run("2");
   assertStringIncludes(one.device, "1 thread");
   assertStringIncludes(two.device, "2 threads");
+  assert(one.simd && two.simd, "SIMD loops bound to both builds' memory");
   assertEquals(two.digest, one.digest);
 });

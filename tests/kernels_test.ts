@@ -10,6 +10,7 @@ import { Rng } from "../arb/rng.ts";
 import { assert, assertEquals } from "./assert.ts";
 import { filterGradPath } from "../arb/kernels/conv_grads.ts";
 import { BATCH_NORM_TRAIN } from "../arb/kernels/mod.ts";
+import { simdKernels, simdSwitch } from "../arb/kernels/simd.ts";
 import { batchNorm, declareBatchNorm } from "../arb/models/layers.ts";
 import { ParamStore } from "../arb/models/params.ts";
 
@@ -245,19 +246,44 @@ async function batchNormRun(backend: string, shape: number[], relu: boolean, see
 Deno.test("fused batch norm on wasm = cpu composition: output, gradients, running stats", async () => {
   assert(tf.getKernel(BATCH_NORM_TRAIN, "wasm") !== undefined, "registered on wasm");
   assert(tf.getKernel(BATCH_NORM_TRAIN, "cpu") === undefined, "cpu keeps the composition");
-  for (
-    const [shape, relu] of [[[4, 5, 3, 6], true], [[4, 5, 3, 6], false], [[32, 16], true]] as const
-  ) {
+  await tf.setBackend("wasm");
+  assert(simdKernels(tf.backend()) !== null, "the SIMD loops load on this build");
+  // 6 channels: JavaScript loops; 8 and 16: SIMD, and JavaScript when SIMD is switched off
+  const cases = [
+    [[4, 5, 3, 6], true, false],
+    [[4, 5, 3, 6], false, false],
+    [[4, 5, 3, 8], true, false],
+    [[4, 5, 3, 8], false, false],
+    [[32, 16], true, false],
+    [[4, 5, 3, 8], true, true],
+    [[32, 16], false, true],
+  ] as const;
+  for (const [shape, relu, js] of cases) {
     const ref = await batchNormRun("cpu", [...shape], relu, 3);
     await tf.setBackend("wasm");
     const before = tf.memory().numTensors;
-    const got = await batchNormRun("wasm", [...shape], relu, 3);
+    simdSwitch.disabled = js;
+    let got;
+    try {
+      got = await batchNormRun("wasm", [...shape], relu, 3);
+    } finally {
+      simdSwitch.disabled = false;
+    }
     assertEquals(tf.memory().numTensors, before, "no leak");
     for (const k of Object.keys(ref) as (keyof typeof ref)[]) {
       const e = relErr(got[k], ref[k]);
-      assert(e <= 1e-4, `${shape} relu=${relu} ${k}: relative error ${e}`);
+      assert(e <= 1e-4, `${shape} relu=${relu} js=${js} ${k}: relative error ${e}`);
     }
   }
+});
+
+Deno.test("simd_wasm.ts is simd.wat assembled (run `deno task build-simd` after editing it)", async () => {
+  const { assembleSimd, toBase64 } = await import("../arb/kernels/build_simd.ts");
+  const { SIMD_WASM } = await import("../arb/kernels/simd_wasm.ts");
+  const source = await Deno.readTextFile(new URL("../arb/kernels/simd.wat", import.meta.url));
+  const built = await assembleSimd(source);
+  assertEquals(toBase64(built.plain), SIMD_WASM.plain);
+  assertEquals(toBase64(built.shared), SIMD_WASM.shared);
 });
 
 Deno.test("Identity on wasm shares the buffer instead of copying, and clones stay independent", async () => {
