@@ -299,3 +299,33 @@ Deno.test("Identity on wasm shares the buffer instead of copying, and clones sta
   assertEquals(Array.from(await z.data()), [2, 3, 4]);
   tf.dispose([y, z]);
 });
+
+Deno.test("pow on wasm = cpu: the squaring fast path and everything else", async () => {
+  const rng = new Rng(12);
+  const x = Array.from(randomArray(rng, 24));
+  const cases: [number[], number[], number | number[], string][] = [
+    [x, [4, 6], 2, "int32"],
+    [x, [4, 6], 2, "float32"],
+    [x.map(Math.abs), [4, 6], 0.5, "float32"],
+    [x, [4, 6], 3, "int32"],
+    [[1.5], [], 2, "int32"],
+    [x, [4, 6], [2, 3, 2, 3, 2, 3], "float32"],
+  ];
+  for (const [values, shape, exponent, dtype] of cases) {
+    const res: { shape: number[]; v: Float32Array }[] = [];
+    for (const backend of ["cpu", "wasm"]) {
+      await tf.setBackend(backend);
+      const before = tf.memory().numTensors;
+      const e = Array.isArray(exponent)
+        ? tf.tensor1d(exponent, dtype as "float32")
+        : tf.scalar(exponent, dtype as "int32");
+      const t = tf.tensor(values, shape);
+      const p = tf.pow(t, e);
+      res.push({ shape: p.shape, v: (await p.data()) as Float32Array });
+      tf.dispose([e, t, p]);
+      assertEquals(tf.memory().numTensors, before, "no leak");
+    }
+    assertEquals(res[1].shape, res[0].shape, `pow ${exponent} shape`);
+    assert(relErr(res[1].v, res[0].v) <= 1e-6, `pow ${exponent} ${dtype}`);
+  }
+});

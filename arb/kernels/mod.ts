@@ -2,8 +2,8 @@
  * Kernels we register on the wasm backend so that it can train convnets fast: a
  * `Conv2DBackpropFilter` and `UnsortedSegmentSum` (missing upstream), a `Conv2DBackpropInput`,
  * a `BatchMatMul` and leading-axis `Sum`/`Mean` that avoid its slow paths, a copy-free
- * `Identity`, and fused training-mode batch norm kernels (see `conv_grads.ts`, `matmul.ts`,
- * `reduce.ts`, `batch_norm.ts`).
+ * `Identity`, a `Pow` that squares fast, and fused training-mode batch norm kernels (see
+ * `conv_grads.ts`, `matmul.ts`, `reduce.ts`, `pow.ts`, `batch_norm.ts`).
  *
  * `registerTrainingKernels()` runs once from `arb/tf.ts`, before the backend initialises, so
  * that the original kernels' setup functions (which bind the wasm exports) still run.
@@ -13,6 +13,7 @@ import { makeConv2DBackpropFilter, makeConv2DBackpropInput } from "./conv_grads.
 import { makeBatchMatMul } from "./matmul.ts";
 import { makeLeadingReduce } from "./reduce.ts";
 import { unsortedSegmentSum } from "./segment.ts";
+import { makePow } from "./pow.ts";
 import {
   BATCH_NORM_TRAIN,
   BATCH_NORM_TRAIN_GRAD,
@@ -37,6 +38,7 @@ export function registerTrainingKernels(): void {
   replace(wasm, "Mean", (orig) => makeLeadingReduce(true, orig!.kernelFunc));
   replace(wasm, "UnsortedSegmentSum", () => unsortedSegmentSum);
   replace(wasm, "Identity", (orig) => makeSharedIdentity(orig!.kernelFunc));
+  replace(wasm, "Pow", (orig) => makePow(orig!.kernelFunc));
   replace(wasm, BATCH_NORM_TRAIN, () => batchNormTrain);
   replace(wasm, BATCH_NORM_TRAIN_GRAD, () => batchNormTrainGrad);
 }
