@@ -77,10 +77,14 @@ const cases: { x: number[]; k: number; co: number; stride: number; pad: Pad }[] 
   { x: [4, 16, 16, 8], k: 3, co: 8, stride: 1, pad: [[0, 0], [1, 1], [1, 1], [0, 0]] },
   { x: [2, 11, 10, 3], k: 3, co: 4, stride: 3, pad: "same" },
   { x: [2, 8, 8, 3], k: 2, co: 4, stride: 2, pad: "valid" },
+  { x: [3, 9, 9, 1], k: 3, co: 8, stride: 1, pad: [[0, 0], [1, 1], [1, 1], [0, 0]] },
+  { x: [2, 10, 9, 1], k: 3, co: 4, stride: 2, pad: "valid" },
+  { x: [2, 12, 12, 2], k: 5, co: 12, stride: 2, pad: [[0, 0], [2, 2], [2, 2], [0, 0]] },
 ];
 
-for (const path of ["im2col", "conv"] as const) {
-  for (const c of cases) {
+for (const path of ["im2col", "conv", "direct"] as const) {
+  // direct: a first layer's few input channels, out channels a multiple of 4
+  for (const c of cases.filter((c) => path !== "direct" || (c.x[3] <= 4 && c.co % 4 === 0))) {
     const name =
       `conv grads wasm = cpu (${path} filter grad): x ${c.x} k ${c.k} co ${c.co} stride ${c.stride} pad ${
         JSON.stringify(c.pad)

@@ -60,6 +60,24 @@ export interface SimdExports {
     d: number,
     relu: number,
   ): void;
+  conv_filter_grad_direct(
+    x: number,
+    dy: number,
+    dw: number,
+    n: number,
+    h: number,
+    w: number,
+    ci: number,
+    oh: number,
+    ow: number,
+    co: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    pt: number,
+    pl: number,
+  ): void;
 }
 
 /** The loops plus what calling them needs: tensor addresses and scratch memory. */

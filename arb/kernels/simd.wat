@@ -128,4 +128,74 @@
           (br_if $cols (i32.lt_u (local.get $j) (local.get $cb))))
         (local.set $row (i32.add (local.get $row) (i32.const 1)))
         (br $rows))))
+;; Filter gradient of a conv with few input channels, without im2col: for every output pixel,
+  ;; dw[i, j, c, :] += x[n, y*sh + i - pt, x*sw + j - pl, c] * dy[n, y, x, :] (dw zeroed by the
+  ;; caller, co a multiple of 4, taps outside the image skipped).
+  (func (export "conv_filter_grad_direct")
+    (param $x i32) (param $dy i32) (param $dw i32) (param $n i32) (param $h i32) (param $w i32)
+    (param $ci i32) (param $oh i32) (param $ow i32) (param $co i32) (param $kh i32) (param $kw i32)
+    (param $sh i32) (param $sw i32) (param $pt i32) (param $pl i32)
+    (local $b i32) (local $oy i32) (local $ox i32) (local $i i32) (local $j i32) (local $c i32)
+    (local $iy i32) (local $ix i32) (local $q i32) (local $cob i32) (local $acc i32)
+    (local $src i32) (local $xv v128) (local $dyrow i32)
+    (local.set $cob (i32.shl (local.get $co) (i32.const 2)))
+    (local.set $dyrow (local.get $dy))
+    (local.set $b (i32.const 0))
+    (block $bdone (loop $bl
+      (br_if $bdone (i32.ge_u (local.get $b) (local.get $n)))
+      (local.set $oy (i32.const 0))
+      (block $ydone (loop $yl
+        (br_if $ydone (i32.ge_u (local.get $oy) (local.get $oh)))
+        (local.set $ox (i32.const 0))
+        (block $xdone (loop $xl
+          (br_if $xdone (i32.ge_u (local.get $ox) (local.get $ow)))
+          (local.set $i (i32.const 0))
+          (block $idone (loop $il
+            (br_if $idone (i32.ge_u (local.get $i) (local.get $kh)))
+            (local.set $iy (i32.sub (i32.add (i32.mul (local.get $oy) (local.get $sh)) (local.get $i))
+              (local.get $pt)))
+            ;; unsigned compare: a negative row wraps around and is skipped too
+            (if (i32.lt_u (local.get $iy) (local.get $h)) (then
+              (local.set $j (i32.const 0))
+              (block $jdone (loop $jl
+                (br_if $jdone (i32.ge_u (local.get $j) (local.get $kw)))
+                (local.set $ix (i32.sub
+                  (i32.add (i32.mul (local.get $ox) (local.get $sw)) (local.get $j)) (local.get $pl)))
+                (if (i32.lt_u (local.get $ix) (local.get $w)) (then
+                  ;; src = &x[b, iy, ix, 0]; acc = &dw[i, j, 0, 0]
+                  (local.set $src (i32.add (local.get $x) (i32.shl
+                    (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $h))
+                      (local.get $iy)) (local.get $w)) (local.get $ix)) (local.get $ci))
+                    (i32.const 2))))
+                  (local.set $acc (i32.add (local.get $dw) (i32.mul
+                    (i32.mul (i32.add (i32.mul (local.get $i) (local.get $kw)) (local.get $j))
+                      (local.get $ci))
+                    (local.get $cob))))
+                  (local.set $c (i32.const 0))
+                  (block $cdone (loop $cl
+                    (br_if $cdone (i32.ge_u (local.get $c) (local.get $ci)))
+                    (local.set $xv (v128.load32_splat (local.get $src)))
+                    (local.set $q (i32.const 0))
+                    (loop $ql
+                      (v128.store (i32.add (local.get $acc) (local.get $q))
+                        (f32x4.add (v128.load (i32.add (local.get $acc) (local.get $q)))
+                          (f32x4.mul (local.get $xv)
+                            (v128.load (i32.add (local.get $dyrow) (local.get $q))))))
+                      (local.set $q (i32.add (local.get $q) (i32.const 16)))
+                      (br_if $ql (i32.lt_u (local.get $q) (local.get $cob))))
+                    (local.set $src (i32.add (local.get $src) (i32.const 4)))
+                    (local.set $acc (i32.add (local.get $acc) (local.get $cob)))
+                    (local.set $c (i32.add (local.get $c) (i32.const 1)))
+                    (br $cl)))))
+                (local.set $j (i32.add (local.get $j) (i32.const 1)))
+                (br $jl)))))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $il)))
+          (local.set $dyrow (i32.add (local.get $dyrow) (local.get $cob)))
+          (local.set $ox (i32.add (local.get $ox) (i32.const 1)))
+          (br $xl)))
+        (local.set $oy (i32.add (local.get $oy) (i32.const 1)))
+        (br $yl)))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br $bl))))
 )
