@@ -80,6 +80,10 @@ const cases: { x: number[]; k: number; co: number; stride: number; pad: Pad }[] 
   { x: [3, 9, 9, 1], k: 3, co: 8, stride: 1, pad: [[0, 0], [1, 1], [1, 1], [0, 0]] },
   { x: [2, 10, 9, 1], k: 3, co: 4, stride: 2, pad: "valid" },
   { x: [2, 12, 12, 2], k: 5, co: 12, stride: 2, pad: [[0, 0], [2, 2], [2, 2], [0, 0]] },
+  // channels a multiple of 4: the SIMD im2col fill and phase interleave
+  { x: [2, 9, 9, 8], k: 3, co: 8, stride: 2, pad: [[0, 0], [1, 1], [1, 1], [0, 0]] },
+  { x: [2, 7, 8, 4], k: 3, co: 4, stride: 2, pad: "same" },
+  { x: [2, 10, 10, 12], k: 3, co: 16, stride: 2, pad: "valid" },
 ];
 
 for (const path of ["im2col", "conv", "direct"] as const) {

@@ -68,7 +68,8 @@ export const batchNormTrain: tf.KernelFunc = ({ inputs, attrs, backend }) => {
   };
   const simd = c % 4 === 0 ? simdKernels(backend) : null;
   if (simd) {
-    simd.scratch([4 * c, 8 * c, 8 * c, 4 * c, 4 * c], ([shiftP, s1P, s2P, scP, ofP]) => {
+    const sizes = [4 * c, 8 * c, 8 * c, 4 * c, 4 * c, 4 * c, 4 * c];
+    simd.scratch(sizes, ([shiftP, s1P, s2P, scP, ofP, t1P, t2P]) => {
       const buf = simd.buffer(), xa = simd.address(x);
       const sums = {
         shift: new Float32Array(buf, shiftP, c),
@@ -78,7 +79,9 @@ export const batchNormTrain: tf.KernelFunc = ({ inputs, attrs, backend }) => {
       sums.shift.set(new Float32Array(buf, xa, c));
       sums.s1.fill(0);
       sums.s2.fill(0);
-      simd.fn.bn_stats(xa, p, c, shiftP, s1P, s2P);
+      new Float32Array(buf, t1P, c).fill(0);
+      new Float32Array(buf, t2P, c).fill(0);
+      simd.fn.bn_stats(xa, p, c, shiftP, s1P, s2P, t1P, t2P);
       finish(sums, new Float32Array(buf, scP, c), new Float32Array(buf, ofP, c));
       simd.fn.bn_apply(xa, simd.address(y), p, c, scP, ofP, relu ? 1 : 0);
     });
@@ -149,16 +152,19 @@ export const batchNormTrainGrad: tf.KernelFunc = ({ inputs, attrs, backend }) =>
   };
   const simd = c % 4 === 0 ? simdKernels(backend) : null;
   if (simd) {
-    simd.scratch([8 * c, 8 * c, 4 * c, 4 * c, 4 * c], ([sgP, sgxP, kP, aP, dP]) => {
+    const sizes = [8 * c, 8 * c, 4 * c, 4 * c, 4 * c, 4 * c, 4 * c];
+    simd.scratch(sizes, ([sgP, sgxP, kP, aP, dP, t1P, t2P]) => {
       const buf = simd.buffer();
       const sg = new Float64Array(buf, sgP, c), sgx = new Float64Array(buf, sgxP, c);
       sg.fill(0);
       sgx.fill(0);
+      new Float32Array(buf, t1P, c).fill(0);
+      new Float32Array(buf, t2P, c).fill(0);
       const [dya, xa] = [simd.address(dy), simd.address(x)];
       // without ReLU the mask is "keep all" and y is not read: x stands in for it
       const ya = relu ? simd.address(y) : xa;
       const r = relu ? 1 : 0;
-      simd.fn.bn_grad_stats(dya, xa, ya, p, c, simd.address(mean), sgP, sgxP, r);
+      simd.fn.bn_grad_stats(dya, xa, ya, p, c, simd.address(mean), sgP, sgxP, r, t1P, t2P);
       coefficients(
         sg,
         sgx,

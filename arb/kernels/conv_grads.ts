@@ -146,8 +146,6 @@ function filterGradIm2col(
   const [, oh, ow, co] = dy.shape;
   const rows = kh * kw * ci, p = n * oh * ow;
   const pT = b.makeOutput([1, rows, p], "float32");
-  const dst = b.typedArrayFromHeap(pT);
-  const src = b.typedArrayFromHeap(x);
   // Output columns whose input column xo*sw + j - pl lies inside the image, per tap column j.
   const xlos: number[] = [], xhis: number[] = [];
   for (let j = 0; j < kw; j++) {
@@ -155,8 +153,60 @@ function filterGradIm2col(
     xlos.push(xlo);
     xhis.push(Math.max(xlo, Math.min(ow, Math.floor((w - 1 - j + pl) / sw) + 1)));
   }
+  const simd = ci % 4 === 0 ? simdKernels(b) : null;
+  if (simd) {
+    // the same fill in WebAssembly SIMD: four channels per load, one lane into each patch row
+    simd.scratch([8 * kw], ([ranges]) => {
+      const r = new Int32Array(simd.buffer(), ranges, 2 * kw);
+      for (let j = 0; j < kw; j++) [r[2 * j], r[2 * j + 1]] = [xlos[j], xhis[j]];
+      simd.fn.im2col_transposed(
+        simd.address(x),
+        simd.address(pT),
+        n,
+        h,
+        w,
+        ci,
+        oh,
+        ow,
+        kh,
+        kw,
+        sh,
+        sw,
+        pt,
+        pl,
+        ranges,
+      );
+    });
+  } else {
+    const src = b.typedArrayFromHeap(x), dst = b.typedArrayFromHeap(pT);
+    fillPatchesTransposed(src, dst, x.shape, dy.shape, info, xlos, xhis);
+  }
+  const dy3 = kernel(b, backendName, "Reshape", { x: dy }, { shape: [1, p, co] });
+  const g = kernel(b, backendName, "BatchMatMul", { a: pT, b: dy3 }, {
+    transposeA: false,
+    transposeB: false,
+  });
+  const out = kernel(b, backendName, "Reshape", { x: g }, { shape: [kh, kw, ci, co] });
+  for (const t of [pT, dy3, g]) b.disposeData(t.dataId);
+  return out;
+}
+
+/** The im2col fill of {@link filterGradIm2col} in JavaScript (any channel count). */
+function fillPatchesTransposed(
+  src: Float32Array,
+  dst: Float32Array,
+  [n, h, w, ci]: number[],
+  [, oh, ow]: number[],
+  info: tf.backend_util.Conv2DInfo,
+  xlos: number[],
+  xhis: number[],
+): void {
+  const { strideHeight: sh, strideWidth: sw, filterHeight: kh, filterWidth: kw } = info;
+  const { top: pt, left: pl } = info.padInfo;
+  const p = n * oh * ow;
   const step = sw * ci;
   const c4 = ci - (ci % 4);
+
   // One output row (b0, y) at a time: its input rows stay in cache while every patch row
   // receives its ow-long segment; four channels per pass over the segment (four adjacent
   // reads, four patch rows), which halves the loop overhead of the few-channel layers.
@@ -201,14 +251,6 @@ function filterGradIm2col(
       }
     }
   }
-  const dy3 = kernel(b, backendName, "Reshape", { x: dy }, { shape: [1, p, co] });
-  const g = kernel(b, backendName, "BatchMatMul", { a: pT, b: dy3 }, {
-    transposeA: false,
-    transposeB: false,
-  });
-  const out = kernel(b, backendName, "Reshape", { x: g }, { shape: [kh, kw, ci, co] });
-  for (const t of [pT, dy3, g]) b.disposeData(t.dataId);
-  return out;
 }
 
 interface HeapBackend {
@@ -333,17 +375,22 @@ export function makeConv2DBackpropInput(backendName: string): tf.KernelFunc {
     if (sh === 1 && sw === 1 && results.length === 1) return results[0].y;
     // Interleave the phases into dx (zeros where a phase has no taps).
     const out = b.makeOutput([n, h, w, ci], "float32");
-    const dst = b.typedArrayFromHeap(out);
-    if (results.length < sh * sw) dst.fill(0);
+    if (results.length < sh * sw) b.typedArrayFromHeap(out).fill(0);
+    const simd = ci % 4 === 0 ? simdKernels(b) : null;
     for (const { rh, rw, y } of results) {
-      const src = b.typedArrayFromHeap(y);
       const qh = rowsH[rh].q, qw = rowsW[rw].q;
-      let o = 0;
-      for (let b0 = 0; b0 < n; b0++) {
-        for (let i = 0; i < qh; i++) {
-          let d = ((b0 * h + i * sh + rh) * w + rw) * ci;
-          for (let j = 0; j < qw; j++, d += sw * ci) {
-            for (let c = 0; c < ci; c++) dst[d + c] = src[o++];
+      if (simd) {
+        const [ya, oa] = [simd.address(y), simd.address(out)];
+        simd.fn.interleave_phase(ya, oa, n, h, w, ci, qh, qw, sh, sw, rh, rw);
+      } else {
+        const src = b.typedArrayFromHeap(y), dst = b.typedArrayFromHeap(out);
+        let o = 0;
+        for (let b0 = 0; b0 < n; b0++) {
+          for (let i = 0; i < qh; i++) {
+            let d = ((b0 * h + i * sh + rh) * w + rw) * ci;
+            for (let j = 0; j < qw; j++, d += sw * ci) {
+              for (let c = 0; c < ci; c++) dst[d + c] = src[o++];
+            }
           }
         }
       }

@@ -27,7 +27,16 @@ interface WasmBackendLike {
 
 /** The exported loops of `simd.wat` (byte offsets into the backend's memory). */
 export interface SimdExports {
-  bn_stats(x: number, p: number, c: number, shift: number, s1: number, s2: number): void;
+  bn_stats(
+    x: number,
+    p: number,
+    c: number,
+    shift: number,
+    s1: number,
+    s2: number,
+    t1: number,
+    t2: number,
+  ): void;
   bn_apply(
     x: number,
     y: number,
@@ -47,6 +56,8 @@ export interface SimdExports {
     sg: number,
     sgx: number,
     relu: number,
+    t1: number,
+    t2: number,
   ): void;
   bn_grad_apply(
     dy: number,
@@ -77,6 +88,37 @@ export interface SimdExports {
     sw: number,
     pt: number,
     pl: number,
+  ): void;
+  im2col_transposed(
+    src: number,
+    dst: number,
+    n: number,
+    h: number,
+    w: number,
+    ci: number,
+    oh: number,
+    ow: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    pt: number,
+    pl: number,
+    ranges: number,
+  ): void;
+  interleave_phase(
+    src: number,
+    dst: number,
+    n: number,
+    h: number,
+    w: number,
+    ci: number,
+    qh: number,
+    qw: number,
+    sh: number,
+    sw: number,
+    rh: number,
+    rw: number,
   ): void;
 }
 

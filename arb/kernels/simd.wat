@@ -16,10 +16,26 @@
         (f64x2.promote_low_f32x4
           (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v))))))
 
-  ;; Batch-norm statistics: s1[j] += x - shift[j], s2[j] += (x - shift[j])^2 (float64 s1, s2).
+  ;; acc[0..c) += promote(part[0..c)) (float64 += float32, c a multiple of 4), part zeroed.
+  (func $flush (param $acc i32) (param $part i32) (param $c i32)
+    (local $j i32) (local $cb i32)
+    (local.set $cb (i32.shl (local.get $c) (i32.const 2)))
+    (loop $l
+      (call $acc4 (i32.add (local.get $acc) (i32.shl (local.get $j) (i32.const 1)))
+        (v128.load (i32.add (local.get $part) (local.get $j))))
+      (v128.store (i32.add (local.get $part) (local.get $j)) (v128.const i32x4 0 0 0 0))
+      (local.set $j (i32.add (local.get $j) (i32.const 16)))
+      (br_if $l (i32.lt_u (local.get $j) (local.get $cb)))))
+
+  ;; Rows summed in float32 before each flush into the float64 totals.
+  (global $block i32 (i32.const 32))
+
+  ;; Batch-norm statistics: s1[j] += x - shift[j], s2[j] += (x - shift[j])^2 (float64 s1, s2),
+  ;; through float32 partial sums t1, t2 (zeroed, c floats each) over blocks of rows.
   (func (export "bn_stats")
     (param $x i32) (param $p i32) (param $c i32) (param $shift i32) (param $s1 i32) (param $s2 i32)
-    (local $row i32) (local $j i32) (local $cb i32) (local $d v128)
+    (param $t1 i32) (param $t2 i32)
+    (local $row i32) (local $j i32) (local $cb i32) (local $d v128) (local $a i32)
     (local.set $cb (i32.shl (local.get $c) (i32.const 2)))
     (block $done
       (loop $rows
@@ -29,14 +45,21 @@
           (local.set $d
             (f32x4.sub (v128.load (local.get $x))
               (v128.load (i32.add (local.get $shift) (local.get $j)))))
-          (call $acc4 (i32.add (local.get $s1) (i32.shl (local.get $j) (i32.const 1))) (local.get $d))
-          (call $acc4 (i32.add (local.get $s2) (i32.shl (local.get $j) (i32.const 1)))
-            (f32x4.mul (local.get $d) (local.get $d)))
+          (local.set $a (i32.add (local.get $t1) (local.get $j)))
+          (v128.store (local.get $a) (f32x4.add (v128.load (local.get $a)) (local.get $d)))
+          (local.set $a (i32.add (local.get $t2) (local.get $j)))
+          (v128.store (local.get $a)
+            (f32x4.add (v128.load (local.get $a)) (f32x4.mul (local.get $d) (local.get $d))))
           (local.set $x (i32.add (local.get $x) (i32.const 16)))
           (local.set $j (i32.add (local.get $j) (i32.const 16)))
           (br_if $cols (i32.lt_u (local.get $j) (local.get $cb))))
         (local.set $row (i32.add (local.get $row) (i32.const 1)))
-        (br $rows))))
+        (if (i32.eqz (i32.rem_u (local.get $row) (global.get $block))) (then
+          (call $flush (local.get $s1) (local.get $t1) (local.get $c))
+          (call $flush (local.get $s2) (local.get $t2) (local.get $c))))
+        (br $rows)))
+    (call $flush (local.get $s1) (local.get $t1) (local.get $c))
+    (call $flush (local.get $s2) (local.get $t2) (local.get $c)))
 
   ;; y = max(x * scale[j] + offset[j], floor) with floor 0 (fused ReLU) or -infinity.
   (func (export "bn_apply")
@@ -65,16 +88,12 @@
         (local.set $row (i32.add (local.get $row) (i32.const 1)))
         (br $rows))))
 
-  ;; dy masked by y > 0 when relu is set (else kept whole).
-  (func $masked (param $dy v128) (param $y v128) (param $keep v128) (result v128)
-    (v128.and (local.get $dy)
-      (v128.or (f32x4.gt (local.get $y) (v128.const f32x4 0 0 0 0)) (local.get $keep))))
-
-  ;; Gradient sums: sg[j] += g, sgx[j] += g * (x - mean[j]), g = masked dy (float64 sg, sgx).
+  ;; Gradient sums: sg[j] += g, sgx[j] += g * (x - mean[j]), g = masked dy (float64 sg, sgx),
+  ;; through float32 partial sums t1, t2 (zeroed, c floats each) over blocks of rows.
   (func (export "bn_grad_stats")
     (param $dy i32) (param $x i32) (param $y i32) (param $p i32) (param $c i32) (param $mean i32)
-    (param $sg i32) (param $sgx i32) (param $relu i32)
-    (local $row i32) (local $j i32) (local $cb i32) (local $g v128) (local $keep v128)
+    (param $sg i32) (param $sgx i32) (param $relu i32) (param $t1 i32) (param $t2 i32)
+    (local $row i32) (local $j i32) (local $cb i32) (local $g v128) (local $keep v128) (local $a i32)
     (local.set $cb (i32.shl (local.get $c) (i32.const 2)))
     (local.set $keep
       (select (v128.const i32x4 0 0 0 0) (v128.const i32x4 -1 -1 -1 -1) (local.get $relu)))
@@ -84,19 +103,29 @@
         (local.set $j (i32.const 0))
         (loop $cols
           (local.set $g
-            (call $masked (v128.load (local.get $dy)) (v128.load (local.get $y)) (local.get $keep)))
-          (call $acc4 (i32.add (local.get $sg) (i32.shl (local.get $j) (i32.const 1))) (local.get $g))
-          (call $acc4 (i32.add (local.get $sgx) (i32.shl (local.get $j) (i32.const 1)))
-            (f32x4.mul (local.get $g)
-              (f32x4.sub (v128.load (local.get $x))
-                (v128.load (i32.add (local.get $mean) (local.get $j))))))
+            (v128.and (v128.load (local.get $dy))
+              (v128.or (f32x4.gt (v128.load (local.get $y)) (v128.const f32x4 0 0 0 0))
+                (local.get $keep))))
+          (local.set $a (i32.add (local.get $t1) (local.get $j)))
+          (v128.store (local.get $a) (f32x4.add (v128.load (local.get $a)) (local.get $g)))
+          (local.set $a (i32.add (local.get $t2) (local.get $j)))
+          (v128.store (local.get $a)
+            (f32x4.add (v128.load (local.get $a))
+              (f32x4.mul (local.get $g)
+                (f32x4.sub (v128.load (local.get $x))
+                  (v128.load (i32.add (local.get $mean) (local.get $j)))))))
           (local.set $dy (i32.add (local.get $dy) (i32.const 16)))
           (local.set $x (i32.add (local.get $x) (i32.const 16)))
           (local.set $y (i32.add (local.get $y) (i32.const 16)))
           (local.set $j (i32.add (local.get $j) (i32.const 16)))
           (br_if $cols (i32.lt_u (local.get $j) (local.get $cb))))
         (local.set $row (i32.add (local.get $row) (i32.const 1)))
-        (br $rows))))
+        (if (i32.eqz (i32.rem_u (local.get $row) (global.get $block))) (then
+          (call $flush (local.get $sg) (local.get $t1) (local.get $c))
+          (call $flush (local.get $sgx) (local.get $t2) (local.get $c))))
+        (br $rows)))
+    (call $flush (local.get $sg) (local.get $t1) (local.get $c))
+    (call $flush (local.get $sgx) (local.get $t2) (local.get $c)))
 
   ;; dx = k[j] * g + a[j] * x + d[j], g = masked dy.
   (func (export "bn_grad_apply")
@@ -115,8 +144,9 @@
             (f32x4.add
               (f32x4.add
                 (f32x4.mul (v128.load (i32.add (local.get $k) (local.get $j)))
-                  (call $masked (v128.load (local.get $dy)) (v128.load (local.get $y))
-                    (local.get $keep)))
+                  (v128.and (v128.load (local.get $dy))
+                    (v128.or (f32x4.gt (v128.load (local.get $y)) (v128.const f32x4 0 0 0 0))
+                      (local.get $keep))))
                 (f32x4.mul (v128.load (i32.add (local.get $a) (local.get $j)))
                   (v128.load (local.get $x))))
               (v128.load (i32.add (local.get $d) (local.get $j)))))
@@ -198,4 +228,141 @@
         (br $yl)))
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
       (br $bl))))
+;; im2col for the filter gradient, transposed: dst[(i, j, c), (b, y, xo)] = x[b, y*sh + i - pt,
+  ;; xo*sw + j - pl, c], zero outside the image; ci a multiple of 4. ranges holds, per filter
+  ;; column j, the first and past-the-last xo whose input column lies inside (i32 pairs).
+  (func (export "im2col_transposed")
+    (param $src i32) (param $dst i32) (param $n i32) (param $h i32) (param $w i32) (param $ci i32)
+    (param $oh i32) (param $ow i32) (param $kh i32) (param $kw i32) (param $sh i32) (param $sw i32)
+    (param $pt i32) (param $pl i32) (param $ranges i32)
+    (local $pb i32) (local $b i32) (local $y i32) (local $i i32) (local $j i32) (local $c i32)
+    (local $iy i32) (local $xo i32) (local $xlo i32) (local $xhi i32) (local $col i32)
+    (local $d i32) (local $s i32) (local $step i32) (local $v v128)
+    ;; pb: bytes between two rows of dst (P floats)
+    (local.set $pb (i32.shl (i32.mul (i32.mul (local.get $n) (local.get $oh)) (local.get $ow))
+      (i32.const 2)))
+    (local.set $step (i32.shl (i32.mul (local.get $sw) (local.get $ci)) (i32.const 2)))
+    (loop $bl
+      (local.set $y (i32.const 0))
+      (loop $yl
+        (local.set $col (i32.shl
+          (i32.mul (i32.add (i32.mul (local.get $b) (local.get $oh)) (local.get $y)) (local.get $ow))
+          (i32.const 2)))
+        (local.set $i (i32.const 0))
+        (loop $il
+          (local.set $iy (i32.sub (i32.add (i32.mul (local.get $y) (local.get $sh)) (local.get $i))
+            (local.get $pt)))
+          (local.set $j (i32.const 0))
+          (loop $jl
+            ;; d: byte address of dst[(i, j, 0), col]
+            (local.set $d (i32.add (i32.add (local.get $dst) (local.get $col))
+              (i32.mul (i32.mul (i32.add (i32.mul (local.get $i) (local.get $kw)) (local.get $j))
+                (local.get $ci)) (local.get $pb))))
+            (if (i32.lt_u (local.get $iy) (local.get $h))
+              (then
+                (local.set $xlo (i32.load (i32.add (local.get $ranges) (i32.shl (local.get $j)
+                  (i32.const 3)))))
+                (local.set $xhi (i32.load offset=4 (i32.add (local.get $ranges) (i32.shl (local.get $j)
+                  (i32.const 3)))))
+                (local.set $c (i32.const 0))
+                (loop $cl
+                  ;; zeros left and right of the inside range, in the 4 rows of this block
+                  (local.set $xo (i32.const 0))
+                  (block $zl_done (loop $zl
+                    (br_if $zl_done (i32.ge_u (local.get $xo) (local.get $xlo)))
+                    (call $zero4 (i32.add (local.get $d) (i32.shl (local.get $xo) (i32.const 2)))
+                      (local.get $pb))
+                    (local.set $xo (i32.add (local.get $xo) (i32.const 1)))
+                    (br $zl)))
+                  (local.set $xo (local.get $xhi))
+                  (block $zr_done (loop $zr
+                    (br_if $zr_done (i32.ge_u (local.get $xo) (local.get $ow)))
+                    (call $zero4 (i32.add (local.get $d) (i32.shl (local.get $xo) (i32.const 2)))
+                      (local.get $pb))
+                    (local.set $xo (i32.add (local.get $xo) (i32.const 1)))
+                    (br $zr)))
+                  ;; s: byte address of x[b, iy, xlo*sw + j - pl, c]
+                  (local.set $s (i32.add (local.get $src) (i32.shl (i32.add (i32.mul
+                    (i32.sub (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $h))
+                      (local.get $iy)) (local.get $w)) (i32.add (i32.mul (local.get $xlo)
+                      (local.get $sw)) (local.get $j))) (local.get $pl))
+                    (local.get $ci)) (local.get $c)) (i32.const 2))))
+                  (local.set $xo (local.get $xlo))
+                  (block $xdone (loop $xl
+                    (br_if $xdone (i32.ge_u (local.get $xo) (local.get $xhi)))
+                    (local.set $v (v128.load (local.get $s)))
+                    (local.set $xo (i32.shl (local.get $xo) (i32.const 2)))
+                    (v128.store32_lane 0 (i32.add (local.get $d) (local.get $xo)) (local.get $v))
+                    (v128.store32_lane 1 (i32.add (i32.add (local.get $d) (local.get $pb))
+                      (local.get $xo)) (local.get $v))
+                    (v128.store32_lane 2 (i32.add (i32.add (local.get $d) (i32.shl (local.get $pb)
+                      (i32.const 1))) (local.get $xo)) (local.get $v))
+                    (v128.store32_lane 3 (i32.add (i32.add (local.get $d) (i32.mul (local.get $pb)
+                      (i32.const 3))) (local.get $xo)) (local.get $v))
+                    (local.set $xo (i32.add (i32.shr_u (local.get $xo) (i32.const 2)) (i32.const 1)))
+                    (local.set $s (i32.add (local.get $s) (local.get $step)))
+                    (br $xl)))
+                  (local.set $d (i32.add (local.get $d) (i32.shl (local.get $pb) (i32.const 2))))
+                  (local.set $c (i32.add (local.get $c) (i32.const 4)))
+                  (br_if $cl (i32.lt_u (local.get $c) (local.get $ci)))))
+              (else
+                ;; the input row is outside the image: the ci rows get zeros
+                (local.set $c (i32.const 0))
+                (loop $czl
+                  (local.set $xo (i32.const 0))
+                  (loop $zxl
+                    (call $zero4 (i32.add (local.get $d) (i32.shl (local.get $xo) (i32.const 2)))
+                      (local.get $pb))
+                    (local.set $xo (i32.add (local.get $xo) (i32.const 1)))
+                    (br_if $zxl (i32.lt_u (local.get $xo) (local.get $ow))))
+                  (local.set $d (i32.add (local.get $d) (i32.shl (local.get $pb) (i32.const 2))))
+                  (local.set $c (i32.add (local.get $c) (i32.const 4)))
+                  (br_if $czl (i32.lt_u (local.get $c) (local.get $ci))))))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br_if $jl (i32.lt_u (local.get $j) (local.get $kw))))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br_if $il (i32.lt_u (local.get $i) (local.get $kh))))
+        (local.set $y (i32.add (local.get $y) (i32.const 1)))
+        (br_if $yl (i32.lt_u (local.get $y) (local.get $oh))))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br_if $bl (i32.lt_u (local.get $b) (local.get $n)))))
+
+  ;; Four zeros, one per row, at a, a + pb, a + 2 pb, a + 3 pb.
+  (func $zero4 (param $a i32) (param $pb i32)
+    (f32.store (local.get $a) (f32.const 0))
+    (f32.store (i32.add (local.get $a) (local.get $pb)) (f32.const 0))
+    (f32.store (i32.add (local.get $a) (i32.shl (local.get $pb) (i32.const 1))) (f32.const 0))
+    (f32.store (i32.add (local.get $a) (i32.mul (local.get $pb) (i32.const 3))) (f32.const 0)))
+
+  ;; One phase of a strided conv's input gradient into dx: dx[b, i*sh + rh, j*sw + rw, :] =
+  ;; src[b, i, j, :] for i < qh, j < qw (ci floats per pixel, a multiple of 4).
+  (func (export "interleave_phase")
+    (param $src i32) (param $dst i32) (param $n i32) (param $h i32) (param $w i32) (param $ci i32)
+    (param $qh i32) (param $qw i32) (param $sh i32) (param $sw i32) (param $rh i32) (param $rw i32)
+    (local $b i32) (local $i i32) (local $j i32) (local $c i32) (local $d i32) (local $cb i32)
+    (local $jump i32)
+    (local.set $cb (i32.shl (local.get $ci) (i32.const 2)))
+    (local.set $jump (i32.mul (local.get $sw) (local.get $cb)))
+    (loop $bl
+      (local.set $i (i32.const 0))
+      (loop $il
+        (local.set $d (i32.add (local.get $dst) (i32.mul (i32.add (i32.mul (i32.add (i32.mul
+          (local.get $b) (local.get $h)) (i32.add (i32.mul (local.get $i) (local.get $sh))
+          (local.get $rh))) (local.get $w)) (local.get $rw)) (local.get $cb))))
+        (local.set $j (i32.const 0))
+        (loop $jl
+          (local.set $c (i32.const 0))
+          (loop $cl
+            (v128.store (i32.add (local.get $d) (local.get $c))
+              (v128.load (i32.add (local.get $src) (local.get $c))))
+            (local.set $c (i32.add (local.get $c) (i32.const 16)))
+            (br_if $cl (i32.lt_u (local.get $c) (local.get $cb))))
+          (local.set $src (i32.add (local.get $src) (local.get $cb)))
+          (local.set $d (i32.add (local.get $d) (local.get $jump)))
+          (local.set $j (i32.add (local.get $j) (i32.const 1)))
+          (br_if $jl (i32.lt_u (local.get $j) (local.get $qw))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br_if $il (i32.lt_u (local.get $i) (local.get $qh))))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br_if $bl (i32.lt_u (local.get $b) (local.get $n)))))
 )
