@@ -121,11 +121,17 @@ Deno.test("wasm with 2 threads starts under Deno and gives bitwise the single-th
     }).output();
     const text = new TextDecoder().decode(out.stdout).trim().split("\n").at(-1) ?? "";
     assert(out.success, `probe failed: ${new TextDecoder().decode(out.stderr)}`);
-    return JSON.parse(text) as { device: string; simd: boolean; digest: string };
+    return JSON.parse(text) as {
+      device: string;
+      simd: boolean;
+      parallel: boolean;
+      digest: string;
+    };
   };
   const one = await run("1"), two = await run("2");
   assertStringIncludes(one.device, "1 thread");
   assertStringIncludes(two.device, "2 threads");
   assert(one.simd && two.simd, "SIMD loops bound to both builds' memory");
+  assert(two.parallel && !one.parallel, "the SIMD helper thread runs on the threaded build only");
   assertEquals(two.digest, one.digest);
 });

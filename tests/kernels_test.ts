@@ -10,7 +10,11 @@ import { Rng } from "../arb/rng.ts";
 import { assert, assertEquals } from "./assert.ts";
 import { filterGradPath } from "../arb/kernels/conv_grads.ts";
 import { BATCH_NORM_TRAIN } from "../arb/kernels/mod.ts";
-import { simdKernels, simdSwitch } from "../arb/kernels/simd.ts";
+import { simdKernels, simdSwitch, splitTuning } from "../arb/kernels/simd.ts";
+
+// Split every SIMD call in two (run one half after the other here: the test backend is the
+// single-threaded build), so the halves' offsets and the combining of partial sums are checked.
+splitTuning.minElements = 1;
 import { batchNorm, declareBatchNorm } from "../arb/models/layers.ts";
 import { ParamStore } from "../arb/models/params.ts";
 

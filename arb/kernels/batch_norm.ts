@@ -17,7 +17,7 @@
  * when the active backend registers them and the op composition otherwise.
  */
 import { tf } from "../tf.ts";
-import { simdKernels } from "./simd.ts";
+import { simdKernels, splitPoint } from "./simd.ts";
 
 type Info = tf.TensorInfo;
 type HeapBackend = tf.KernelBackend & {
@@ -68,22 +68,37 @@ export const batchNormTrain: tf.KernelFunc = ({ inputs, attrs, backend }) => {
   };
   const simd = c % 4 === 0 ? simdKernels(backend) : null;
   if (simd) {
-    const sizes = [4 * c, 8 * c, 8 * c, 4 * c, 4 * c, 4 * c, 4 * c];
-    simd.scratch(sizes, ([shiftP, s1P, s2P, scP, ofP, t1P, t2P]) => {
-      const buf = simd.buffer(), xa = simd.address(x);
+    // rows [0, p1) here, [p1, p) on the helper thread, each with its own sums
+    const p1 = splitPoint(p, c), rb = 4 * c;
+    const sizes = [4 * c, 8 * c, 8 * c, 4 * c, 4 * c, 4 * c, 4 * c, 8 * c, 8 * c, 4 * c, 4 * c];
+    simd.scratch(sizes, ([shiftP, s1P, s2P, scP, ofP, t1P, t2P, u1P, u2P, v1P, v2P]) => {
+      const buf = simd.buffer(), xa = simd.address(x), ya = simd.address(y);
       const sums = {
         shift: new Float32Array(buf, shiftP, c),
         s1: new Float64Array(buf, s1P, c),
         s2: new Float64Array(buf, s2P, c),
       };
+      const [u1, u2] = [new Float64Array(buf, u1P, c), new Float64Array(buf, u2P, c)];
       sums.shift.set(new Float32Array(buf, xa, c));
-      sums.s1.fill(0);
-      sums.s2.fill(0);
-      new Float32Array(buf, t1P, c).fill(0);
-      new Float32Array(buf, t2P, c).fill(0);
-      simd.fn.bn_stats(xa, p, c, shiftP, s1P, s2P, t1P, t2P);
+      for (const a of [sums.s1, sums.s2, u1, u2]) a.fill(0);
+      for (const q of [t1P, t2P, v1P, v2P]) new Float32Array(buf, q, c).fill(0);
+      const rest = p - p1;
+      simd.split(
+        "bn_stats",
+        [xa, p1, c, shiftP, s1P, s2P, t1P, t2P],
+        rest ? [xa + p1 * rb, rest, c, shiftP, u1P, u2P, v1P, v2P] : [],
+      );
+      for (let j = 0; j < c; j++) {
+        sums.s1[j] += u1[j];
+        sums.s2[j] += u2[j];
+      }
       finish(sums, new Float32Array(buf, scP, c), new Float32Array(buf, ofP, c));
-      simd.fn.bn_apply(xa, simd.address(y), p, c, scP, ofP, relu ? 1 : 0);
+      const r = relu ? 1 : 0;
+      simd.split(
+        "bn_apply",
+        [xa, ya, p1, c, scP, ofP, r],
+        rest ? [xa + p1 * rb, ya + p1 * rb, rest, c, scP, ofP, r] : [],
+      );
     });
     return [y, meanOut, varOut, invOut];
   }
@@ -152,19 +167,28 @@ export const batchNormTrainGrad: tf.KernelFunc = ({ inputs, attrs, backend }) =>
   };
   const simd = c % 4 === 0 ? simdKernels(backend) : null;
   if (simd) {
-    const sizes = [8 * c, 8 * c, 4 * c, 4 * c, 4 * c, 4 * c, 4 * c];
-    simd.scratch(sizes, ([sgP, sgxP, kP, aP, dP, t1P, t2P]) => {
+    const p1 = splitPoint(p, c), rb = 4 * c, rest = p - p1;
+    const sizes = [8 * c, 8 * c, 4 * c, 4 * c, 4 * c, 4 * c, 4 * c, 8 * c, 8 * c, 4 * c, 4 * c];
+    simd.scratch(sizes, ([sgP, sgxP, kP, aP, dP, t1P, t2P, u1P, u2P, v1P, v2P]) => {
       const buf = simd.buffer();
       const sg = new Float64Array(buf, sgP, c), sgx = new Float64Array(buf, sgxP, c);
-      sg.fill(0);
-      sgx.fill(0);
-      new Float32Array(buf, t1P, c).fill(0);
-      new Float32Array(buf, t2P, c).fill(0);
-      const [dya, xa] = [simd.address(dy), simd.address(x)];
+      const [u1, u2] = [new Float64Array(buf, u1P, c), new Float64Array(buf, u2P, c)];
+      for (const a of [sg, sgx, u1, u2]) a.fill(0);
+      for (const q of [t1P, t2P, v1P, v2P]) new Float32Array(buf, q, c).fill(0);
+      const [dya, xa, ma] = [simd.address(dy), simd.address(x), simd.address(mean)];
       // without ReLU the mask is "keep all" and y is not read: x stands in for it
       const ya = relu ? simd.address(y) : xa;
       const r = relu ? 1 : 0;
-      simd.fn.bn_grad_stats(dya, xa, ya, p, c, simd.address(mean), sgP, sgxP, r, t1P, t2P);
+      const o = p1 * rb;
+      simd.split(
+        "bn_grad_stats",
+        [dya, xa, ya, p1, c, ma, sgP, sgxP, r, t1P, t2P],
+        rest ? [dya + o, xa + o, ya + o, rest, c, ma, u1P, u2P, r, v1P, v2P] : [],
+      );
+      for (let j = 0; j < c; j++) {
+        sg[j] += u1[j];
+        sgx[j] += u2[j];
+      }
       coefficients(
         sg,
         sgx,
@@ -172,7 +196,12 @@ export const batchNormTrainGrad: tf.KernelFunc = ({ inputs, attrs, backend }) =>
         new Float32Array(buf, aP, c),
         new Float32Array(buf, dP, c),
       );
-      simd.fn.bn_grad_apply(dya, xa, ya, simd.address(dxOut), p, c, kP, aP, dP, r);
+      const dxa = simd.address(dxOut);
+      simd.split(
+        "bn_grad_apply",
+        [dya, xa, ya, dxa, p1, c, kP, aP, dP, r],
+        rest ? [dya + o, xa + o, ya + o, dxa + o, rest, c, kP, aP, dP, r] : [],
+      );
     });
     return [dxOut, dgOut, dbOut];
   }

@@ -18,7 +18,7 @@
  *   stride 2), and a copy interleaves the phases into the image.
  */
 import { tf } from "../tf.ts";
-import { simdKernels } from "./simd.ts";
+import { simdKernels, splitPoint } from "./simd.ts";
 
 type Info = tf.TensorInfo;
 type Backend = tf.KernelBackend & { disposeData(dataId: unknown): boolean };
@@ -110,25 +110,36 @@ function directFilterGrad(
   const b = backend as Backend & HeapBackend;
   const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
   const out = b.makeOutput([kh, kw, ci, co], "float32");
-  b.typedArrayFromHeap(out).fill(0);
-  simd.fn.conv_filter_grad_direct(
-    simd.address(x),
-    simd.address(dy),
-    simd.address(out),
-    n,
-    h,
-    w,
-    ci,
-    dy.shape[1],
-    dy.shape[2],
-    co,
-    kh,
-    kw,
-    sh,
-    sw,
-    info.padInfo.top,
-    info.padInfo.left,
-  );
+  const size = kh * kw * ci * co;
+  // images [0, n1) here into out, [n1, n) on the helper thread into a second buffer; then added
+  const n1 = splitPoint(n, dy.shape[1] * dy.shape[2] * co), rest = n - n1;
+  simd.scratch([4 * size], ([other]) => {
+    const buf = simd.buffer();
+    const dw = new Float32Array(buf, simd.address(out), size),
+      dw2 = new Float32Array(buf, other, size);
+    dw.fill(0);
+    dw2.fill(0);
+    const [xa, dya] = [simd.address(x), simd.address(dy)];
+    const geometry = [ci, dy.shape[1], dy.shape[2], co, kh, kw, sh, sw, info.padInfo.top];
+    const args = (x0: number, dy0: number, acc: number, count: number) => [
+      x0,
+      dy0,
+      acc,
+      count,
+      h,
+      w,
+      ...geometry,
+      info.padInfo.left,
+    ];
+    simd.split(
+      "conv_filter_grad_direct",
+      args(xa, dya, simd.address(out), n1),
+      rest
+        ? args(xa + 4 * n1 * h * w * ci, dya + 4 * n1 * dy.shape[1] * dy.shape[2] * co, other, rest)
+        : [],
+    );
+    for (let i = 0; i < size; i++) dw[i] += dw2[i];
+  });
   return out;
 }
 
@@ -159,10 +170,11 @@ function filterGradIm2col(
     simd.scratch([8 * kw], ([ranges]) => {
       const r = new Int32Array(simd.buffer(), ranges, 2 * kw);
       for (let j = 0; j < kw; j++) [r[2 * j], r[2 * j + 1]] = [xlos[j], xhis[j]];
-      simd.fn.im2col_transposed(
-        simd.address(x),
-        simd.address(pT),
-        n,
+      const [xa, pa] = [simd.address(x), simd.address(pT)];
+      const args = (x0: number, p0: number, count: number) => [
+        x0,
+        p0,
+        count,
         h,
         w,
         ci,
@@ -175,6 +187,14 @@ function filterGradIm2col(
         pt,
         pl,
         ranges,
+        p,
+      ];
+      // images [0, n1) here, the rest on the helper thread (their own patch columns)
+      const n1 = splitPoint(n, rows * oh * ow), rest = n - n1;
+      simd.split(
+        "im2col_transposed",
+        args(xa, pa, n1),
+        rest ? args(xa + 4 * n1 * h * w * ci, pa + 4 * n1 * oh * ow, rest) : [],
       );
     });
   } else {
@@ -381,7 +401,26 @@ export function makeConv2DBackpropInput(backendName: string): tf.KernelFunc {
       const qh = rowsH[rh].q, qw = rowsW[rw].q;
       if (simd) {
         const [ya, oa] = [simd.address(y), simd.address(out)];
-        simd.fn.interleave_phase(ya, oa, n, h, w, ci, qh, qw, sh, sw, rh, rw);
+        const n1 = splitPoint(n, qh * qw * ci), rest = n - n1;
+        const args = (y0: number, o0: number, count: number) => [
+          y0,
+          o0,
+          count,
+          h,
+          w,
+          ci,
+          qh,
+          qw,
+          sh,
+          sw,
+          rh,
+          rw,
+        ];
+        simd.split(
+          "interleave_phase",
+          args(ya, oa, n1),
+          rest ? args(ya + 4 * n1 * qh * qw * ci, oa + 4 * n1 * h * w * ci, rest) : [],
+        );
       } else {
         const src = b.typedArrayFromHeap(y), dst = b.typedArrayFromHeap(out);
         let o = 0;

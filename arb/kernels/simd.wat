@@ -229,18 +229,19 @@
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
       (br $bl))))
 ;; im2col for the filter gradient, transposed: dst[(i, j, c), (b, y, xo)] = x[b, y*sh + i - pt,
-  ;; xo*sw + j - pl, c], zero outside the image; ci a multiple of 4. ranges holds, per filter
-  ;; column j, the first and past-the-last xo whose input column lies inside (i32 pairs).
+  ;; xo*sw + j - pl, c], zero outside the image; ci a multiple of 4; rows of dst are pcols long.
+  ;; ranges holds, per filter column j, the first and past-the-last xo whose input column lies
+  ;; inside (i32 pairs).
   (func (export "im2col_transposed")
     (param $src i32) (param $dst i32) (param $n i32) (param $h i32) (param $w i32) (param $ci i32)
     (param $oh i32) (param $ow i32) (param $kh i32) (param $kw i32) (param $sh i32) (param $sw i32)
-    (param $pt i32) (param $pl i32) (param $ranges i32)
+    (param $pt i32) (param $pl i32) (param $ranges i32) (param $pcols i32)
     (local $pb i32) (local $b i32) (local $y i32) (local $i i32) (local $j i32) (local $c i32)
     (local $iy i32) (local $xo i32) (local $xlo i32) (local $xhi i32) (local $col i32)
     (local $d i32) (local $s i32) (local $step i32) (local $v v128)
-    ;; pb: bytes between two rows of dst (P floats)
-    (local.set $pb (i32.shl (i32.mul (i32.mul (local.get $n) (local.get $oh)) (local.get $ow))
-      (i32.const 2)))
+    ;; pb: bytes between two rows of dst (pcols floats; n images may be a slice of the batch,
+    ;; with src and dst offset to its first image)
+    (local.set $pb (i32.shl (local.get $pcols) (i32.const 2)))
     (local.set $step (i32.shl (i32.mul (local.get $sw) (local.get $ci)) (i32.const 2)))
     (loop $bl
       (local.set $y (i32.const 0))
