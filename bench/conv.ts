@@ -2,13 +2,15 @@
  * `deno task bench conv`: what limits a training step on wasm, layer by layer. For every distinct
  * 3x3 convolution of the convnet (batch 256, 28x28x1) and of ResNet-18 (batch 64, 32x32x3,
  * CIFAR stem), the achieved GFLOP/s of the forward conv, the input gradient and the filter
- * gradient (with the time of its im2col fill, single-threaded JavaScript, apart), against the
+ * gradient (with its matmul apart, its operand dy packed afresh as XNNPACK weights as in
+ * training, so that the rest is the im2col fill), against the
  * XNNPACK peak measured here (a 1024^3 matmul and a 64-channel 3x3 conv at 32x32). Threads:
  * `ARB_WASM_THREADS` (default: the core count). `--only convnet|resnet18`. The best of a few
  * runs of each, so that other processes on a shared machine disturb it less.
  */
 import { tf } from "../arb/tf.ts";
 import { selectBackend } from "../arb/backend.ts";
+import { DIRECT_MAX_CHANNELS } from "../arb/kernels/conv_grads.ts";
 
 type Layer = { name: string; n: number; hw: number; ci: number; co: number; stride: number };
 
@@ -58,6 +60,9 @@ function timeLayer(l: Layer, reps: number): { line: string; ms: Record<string, n
   const dy = tf.randomNormal(y.shape) as tf.Tensor4D;
   const rows = 9 * l.ci, p = y.size / l.co;
   const pT = tf.randomNormal([1, rows, p]), dy3 = tf.randomNormal([1, p, l.co]);
+  // a new dy each time, as in training: XNNPACK caches its packed weights per tensor
+  const pool = Array.from({ length: reps + 1 }, () => tf.add(dy3, 0));
+  const fresh = [...pool];
   const attrs = { strides: l.stride, pad, dataFormat: "NHWC", dimRoundingMode: undefined };
   const run = (name: string, inputs: tf.NamedTensorMap, extra: Record<string, unknown>) =>
     tf.engine().runKernel(
@@ -69,15 +74,18 @@ function timeLayer(l: Layer, reps: number): { line: string; ms: Record<string, n
     forward: () => tf.conv2d(x, w, l.stride, pad),
     inputGrad: () => run("Conv2DBackpropInput", { dy, filter: w }, { inputShape: x.shape }),
     filterGrad: () => run("Conv2DBackpropFilter", { x, dy }, { filterShape: w.shape }),
-    filterMatmul: () => tf.matMul(pT, dy3),
+    filterMatmul: () => tf.matMul(pT, fresh.pop()!),
   });
-  tf.dispose([x, w, y, dy, pT, dy3]);
+  tf.dispose([x, w, y, dy, pT, dy3, ...pool]);
   const gflop = (2 * y.size * 9 * l.ci) / 1e9;
   const gf = (ms: number) => `${(gflop / (ms / 1000)).toFixed(1).padStart(5)}`;
+  const direct = l.ci <= DIRECT_MAX_CHANNELS && l.co % 4 === 0;
   const fill = Math.max(t.filterGrad - t.filterMatmul, 0);
+  const how = direct
+    ? "direct SIMD, no im2col"
+    : `its matmul ${gf(t.filterMatmul).trim()}, im2col fill ${fill.toFixed(1)} ms`;
   const line = `${l.name.padEnd(21)} ${gflop.toFixed(2)} GFLOP | forward ${gf(t.forward)} | ` +
-    `input grad ${gf(t.inputGrad)} | filter grad ${gf(t.filterGrad)} (its matmul ` +
-    `${gf(t.filterMatmul)}, im2col fill ${fill.toFixed(1)} ms) GFLOP/s`;
+    `input grad ${gf(t.inputGrad)} | filter grad ${gf(t.filterGrad)} (${how}) GFLOP/s`;
   return { line, ms: t };
 }
 
