@@ -10,7 +10,7 @@ import { Rng } from "../arb/rng.ts";
 import { assert, assertEquals } from "./assert.ts";
 import { filterGradPath } from "../arb/kernels/conv_grads.ts";
 import { BATCH_NORM_TRAIN } from "../arb/kernels/mod.ts";
-import { simdKernels, simdSwitch, splitTuning } from "../arb/kernels/simd.ts";
+import { alignedAddress, simdKernels, simdSwitch, splitTuning } from "../arb/kernels/simd.ts";
 
 // Split every SIMD call in two (run one half after the other here: the test backend is the
 // single-threaded build), so the halves' offsets and the combining of partial sums are checked.
@@ -340,4 +340,12 @@ Deno.test("pow on wasm = cpu: the squaring fast path and everything else", async
     assertEquals(res[1].shape, res[0].shape, `pow ${exponent} shape`);
     assert(relErr(res[1].v, res[0].v) <= 1e-6, `pow ${exponent} ${dtype}`);
   }
+});
+
+Deno.test("scratch addresses stay unsigned and 16-byte aligned past 2 GiB", () => {
+  assertEquals(alignedAddress(17), 32);
+  assertEquals(alignedAddress(32), 32);
+  // malloc's i32 result for an address above 2^31
+  assertEquals(alignedAddress(-2056322464), 2238644832);
+  assertEquals(alignedAddress(-2056322460), 2238644848);
 });

@@ -167,6 +167,14 @@ function startHelper(bytes: Uint8Array, memory: WebAssembly.Memory): Int32Array 
   }
 }
 
+/**
+ * A malloc result as an unsigned byte address rounded up to 16 (Emscripten returns a signed i32,
+ * negative past 2 GiB; bit operations would make it negative again).
+ */
+export function alignedAddress(p: number): number {
+  return Math.ceil((p >>> 0) / 16) * 16;
+}
+
 /** Forces the JavaScript loops (tests compare both paths). */
 export const simdSwitch = { disabled: false };
 
@@ -232,7 +240,8 @@ export function simdKernels(backend: unknown): SimdKernels | null {
         scratch: (bytes, body) => {
           const ptrs = bytes.map((n) => wasm._malloc(n + 16));
           try {
-            return body(ptrs.map((p) => (p + 15) & ~15));
+            // unsigned (addresses may pass 2^31), aligned by arithmetic, not bit operations
+            return body(ptrs.map(alignedAddress));
           } finally {
             for (const p of ptrs) wasm._free(p);
           }
