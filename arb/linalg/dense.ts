@@ -46,29 +46,3 @@ export function spectralProduct(v: Float64Array, f: Float64Array, n: number): Fl
   }
   return out;
 }
-
-/**
- * out[outStart + i][:] = sum_k a[i][k] x[xStart + k][:] for an n x n matrix a and n rows of x
- * (each `cols` long): a block of rows of A X written into a larger row-major output.
- */
-export function multiplyRowsInto(
-  a: Float64Array,
-  n: number,
-  x: ArrayLike<number>,
-  xStart: number,
-  cols: number,
-  out: Float32Array | Float64Array,
-  outStart: number,
-): void {
-  const acc = new Float64Array(cols);
-  for (let i = 0; i < n; i++) {
-    acc.fill(0);
-    for (let k = 0; k < n; k++) {
-      const aik = a[i * n + k];
-      if (aik === 0) continue;
-      const xk = (xStart + k) * cols;
-      for (let j = 0; j < cols; j++) acc[j] += aik * x[xk + j];
-    }
-    out.set(acc, (outStart + i) * cols);
-  }
-}

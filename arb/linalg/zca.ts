@@ -5,9 +5,10 @@
  *   C = X_g X_g^T / (N - 1),  C' = (1 - shrinkage) C + shrinkage I,  B_g = (C' + eps I)^(-1/2) X_g.
  * The base is a constant: no gradient flows through it.
  *
- * With method "eigh" the whole computation (covariance, eigendecomposition, B = W X) runs on
- * the host in float64 from the rows pulled off the backend, and B is uploaded as float32.
- * Host cost per group of d rows over N columns: about 3 d^2 N flops for C and B plus about
+ * With method "eigh" the covariance and its eigendecomposition run on the host in float64 from
+ * the rows pulled off the backend; W = (C' + eps I)^(-1/2) is uploaded as float32 and B = W X
+ * multiplied on the backend (float32, as B is stored; the host product was a tenth of a convnet
+ * step's loss time). Host cost per group of d rows over N columns: about d^2 N flops for C and
  * 9 d^3 for the eigendecomposition. It reads synchronously, which WebGPU under Deno cannot.
  *
  * With "newton_schulz" everything stays on the backend (float32 matmuls) and nothing is read
@@ -20,7 +21,7 @@
  * stops on it: never a silent fall-back.
  */
 import { tf } from "../tf.ts";
-import { gramRows, multiplyRowsInto } from "./dense.ts";
+import { gramRows } from "./dense.ts";
 import type { EigenAlgorithm } from "./eigen.ts";
 import {
   inverseSqrtHost,
@@ -113,7 +114,7 @@ export function zcaBase(
   }
   const data = readRows(x);
   assertFinite(data, cols, "input rows");
-  const out = new Float32Array(rows * cols);
+  const ws = new Float32Array(groups * d * d);
   for (let g = 0; g < groups; g++) {
     const c = gramRows(data, cols, g * d, d, cols - 1);
     for (let i = 0; i < d * d; i++) c[i] *= 1 - shrinkage;
@@ -124,10 +125,33 @@ export function zcaBase(
     } catch (e) {
       throw new Error(`zcaBase: whitening of group ${g} failed: ${(e as Error).message}`);
     }
-    multiplyRowsInto(w, d, data, g * d, cols, out, g * d);
+    ws.set(w, g * d * d);
   }
-  assertFinite(out, cols, "whitened base");
-  return tf.tensor2d(out, [rows, cols], "float32");
+  assertFinite(ws, d, "whitening matrices");
+  return detached(x, (input) =>
+    tf.tidy(() => {
+      const w = tf.tensor3d(ws, [groups, d, d]);
+      if (groups === 1) return tf.matMul(w.reshape([d, d]), input) as tf.Tensor2D;
+      // one product per group: a batched matmul takes a slow path on wasm
+      const parts = tf.split(input, groups, 0).map((xg, g) =>
+        tf.matMul(w.slice([g, 0, 0], [1, d, d]).reshape([d, d]), xg)
+      );
+      return tf.concat(parts, 0) as tf.Tensor2D;
+    }));
+}
+
+/**
+ * fn(x) as a constant for autodiff: computed inside a custom-gradient op, whose forward runs off
+ * the gradient tape (backprop does not differentiate through it only to multiply by zero).
+ */
+function detached(x: tf.Tensor2D, fn: (input: tf.Tensor2D) => tf.Tensor2D): tf.Tensor2D {
+  const op = tf.customGrad(
+    ((input: tf.Tensor2D) => ({
+      value: fn(input),
+      gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy),
+    })) as unknown as Parameters<typeof tf.customGrad>[0],
+  );
+  return op(x) as tf.Tensor2D;
 }
 
 function zcaBaseDevice(
@@ -139,22 +163,15 @@ function zcaBaseDevice(
   steps: number,
 ): tf.Tensor2D {
   const [rows, cols] = x.shape;
-  // Computed inside a custom-gradient op: its forward runs off the gradient tape, so backprop
-  // does not differentiate through the Newton-Schulz steps only to multiply by zero.
-  const base = tf.customGrad(
-    ((input: tf.Tensor2D) => {
-      const value = tf.tidy(() => {
-        const xs = input.reshape([groups, d, cols]) as tf.Tensor3D;
-        const cov = tf.matMul(xs, xs, false, true).div(cols - 1);
-        const shrunk = cov.mul(1 - shrinkage).add(tf.eye(d).mul(shrinkage)) as tf.Tensor3D;
-        const w = newtonSchulzInverseSqrtDevice(shrunk, { eps, iterations: steps });
-        w.residual.dispose();
-        return tf.matMul(w.value, xs).reshape([rows, cols]) as tf.Tensor2D;
-      });
-      return { value, gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) };
-    }) as unknown as Parameters<typeof tf.customGrad>[0],
-  );
-  return base(x) as tf.Tensor2D;
+  return detached(x, (input) =>
+    tf.tidy(() => {
+      const xs = input.reshape([groups, d, cols]) as tf.Tensor3D;
+      const cov = tf.matMul(xs, xs, false, true).div(cols - 1);
+      const shrunk = cov.mul(1 - shrinkage).add(tf.eye(d).mul(shrinkage)) as tf.Tensor3D;
+      const w = newtonSchulzInverseSqrtDevice(shrunk, { eps, iterations: steps });
+      w.residual.dispose();
+      return tf.matMul(w.value, xs).reshape([rows, cols]) as tf.Tensor2D;
+    }));
 }
 
 /** The rows on the host, or an error that says which method to use where they cannot be read. */
