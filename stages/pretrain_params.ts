@@ -14,7 +14,9 @@
  *
  * The expanded parameters are what the stage runs with and what its cache key hashes: editing a
  * recipe file re-runs exactly the stages that use it, and `deno task status` names the changed
- * field. Errors in a recipe name its file, line and field.
+ * field. Errors in a recipe name its file, line and field. Keys spelled as before recipes
+ * (`final_factor`, `weight_decay`, `momentum`, `eta`, `recipe: { view1, view2 }`) are translated
+ * (`stages/pretrain_legacy.ts`).
  *
  * Light on purpose (zod, yaml, the view-recipe schema): the stage module imports it at the top.
  */
@@ -23,6 +25,7 @@ import { ViewRecipe } from "../arb/augment/recipe.ts";
 import { deepMerge, isPlainObject } from "../pipeline/spec.ts";
 import { YamlSource } from "../pipeline/yaml_source.ts";
 import { formatProblem } from "../pipeline/errors.ts";
+import { translateLegacyKeys } from "./pretrain_legacy.ts";
 
 /** Methods the stage trains: keys of `losses` in `arb/losses/mod.ts`. */
 export const METHODS = ["arb", "barlow_twins", "simclr", "vicreg", "wmse", "swav"] as const;
@@ -127,37 +130,14 @@ export const RecipeFile = PartialRecipe;
 
 const Explicit = PartialRecipe.extend(z.object(runShape).partial().shape);
 
-/** Keys that moved when recipes arrived, and where to. */
-const MOVED: Record<string, string> = {
-  lr:
-    "`optimizer.lr` / `optimizer.lr_biases` (base rates at batch 256, scaled by batch_size / 256)",
-  final_factor: "`final_lr_factor`",
-  weight_decay: "`optimizer.weight_decay`",
-  momentum: "`optimizer.momentum`",
-  eta: "`optimizer.eta`",
-};
-
 const Raw = z.preprocess(
-  (value, ctx) => {
-    if (!isPlainObject(value)) return value;
-    const out = { ...value };
-    for (const [key, where] of Object.entries(MOVED)) {
-      if (key in out) {
-        ctx.addIssue({ code: "custom", path: [key], message: `moved: use ${where}` });
-        delete out[key];
-      }
-    }
-    if (isPlainObject(out.recipe)) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["recipe"],
-        message: "`recipe` now names a method recipe (configs/recipes/<name>.yaml); " +
-          "give the two view recipes as `views: [view1, view2]`",
-      });
-      delete out.recipe;
-    }
-    return out;
-  },
+  (value, ctx) =>
+    isPlainObject(value)
+      ? translateLegacyKeys(
+        value,
+        (path, message) => ctx.addIssue({ code: "custom", path, message }),
+      )
+      : value,
   Explicit.extend({
     /**
      * The method recipe: a name in configs/recipes/ (`simclr`) or a path to a YAML file

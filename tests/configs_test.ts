@@ -45,10 +45,17 @@ for (const name of ["cifar10", "cifar100"]) {
         epochs: pre.epochs,
         batch_size: pre.batch_size,
         warmup_epochs: pre.warmup_epochs,
-        final_factor: pre.final_factor,
-        weight_decay: pre.weight_decay,
-        momentum: pre.momentum,
-        eta: pre.eta,
+        final_factor: pre.final_lr_factor,
+        // the pretrain stage's optimiser settings (stages/pretrain_params.ts)
+        ...(({ name, lr, lr_biases, weight_decay, momentum, eta, clip_lr }) => ({
+          optimizer: name,
+          lr,
+          lr_biases,
+          weight_decay,
+          momentum,
+          eta,
+          clip_lr,
+        }))(pre.optimizer as Record<string, unknown>),
       },
       {
         method: "arb",
@@ -59,9 +66,13 @@ for (const name of ["cifar10", "cifar100"]) {
         batch_size: 256,
         warmup_epochs: 10,
         final_factor: 0.001,
+        optimizer: "lars",
+        lr: 0.3, // x batch / 256
+        lr_biases: 0.0048, // x batch / 256
         weight_decay: 1e-4,
         momentum: 0.9,
         eta: 0.02,
+        clip_lr: false,
       },
     );
     const lin = base.byId.get("linear")!.params;

@@ -97,9 +97,13 @@ Deno.test("recipes: errors name the recipe file, line and field, and moved keys 
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
-  assertStringIncludes(errorOf({ final_factor: 0 }), "final_factor: moved: use `final_lr_factor`");
   assertStringIncludes(errorOf({ lr: { weights: 1 } }), "lr: moved: use `optimizer.lr`");
-  assertStringIncludes(errorOf({ recipe: { view1: "cifarView1" } }), "views: [view1, view2]");
+  assertStringIncludes(errorOf({ recipe: { view1: "cifarView1" } }), "name both view recipes");
+  assertStringIncludes(
+    errorOf({ final_factor: 0, final_lr_factor: 0 }),
+    "final_factor: give `final_lr_factor` or its old name `final_factor`, not both",
+  );
+  assertStringIncludes(errorOf({ eta: 0.1, optimizer: { eta: 0.1 } }), "not both");
   assertStringIncludes(errorOf({ method_overrides: { byol: {} } }), "method_overrides.byol");
   assertStringIncludes(errorOf({ optimizer: { name: "rmsprop" } }), "optimizer.name");
 });
@@ -150,4 +154,30 @@ Deno.test("recipes in an experiment: positions in errors; editing a recipe chang
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("pre-recipe spellings keep their meaning (and their parameters' cache key)", () => {
+  const old = PretrainParams.parse({
+    final_factor: 0.01,
+    weight_decay: 0.5,
+    momentum: 0.8,
+    eta: 0.01,
+    recipe: { view1: "cifarView1", view2: "cifarView2" },
+  });
+  const now = PretrainParams.parse({
+    final_lr_factor: 0.01,
+    optimizer: { weight_decay: 0.5, momentum: 0.8, eta: 0.01 },
+    views: ["cifarView1", "cifarView2"],
+  });
+  assertEquals(old, now);
+  const tweaked = PretrainParams.parse({
+    recipe: { view1: "cifarView1", view2: "cifarView2", view2_overrides: { blur: { p: 0.5 } } },
+  });
+  assertEquals(tweaked.views?.[0], "cifarView1");
+  const v2 = tweaked.views?.[1] as { blur: { p: number; sigma: number[] } };
+  assertEquals([v2.blur.p, v2.blur.sigma], [0.5, [0.1, 2]]);
+  assertStringIncludes(
+    errorOf({ recipe: { view1: "cifarView1", view2: "nope", view2_overrides: { flip: 1 } } }),
+    "recipe.view2_overrides: unknown augmentation recipe",
+  );
 });
