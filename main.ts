@@ -28,6 +28,10 @@ const commands: Record<string, Entry> = {
     about: "rebuild the metrics database from the cache (or ingest run folders)",
     load: () => import("./metrics/cli.ts"),
   },
+  regress: {
+    about: "run the CI experiment and gate its accuracy on configs/baselines.yaml",
+    load: () => import("./regress/cli.ts"),
+  },
 };
 
 function usage(): string {

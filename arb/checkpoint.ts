@@ -15,12 +15,8 @@
 import { tf } from "./tf.ts";
 import { Rng } from "./rng.ts";
 import { buildEncoder, type Encoder, type EncoderSpec } from "./models/mod.ts";
-import {
-  type HostTensor,
-  readSafetensors,
-  writeFileAtomic,
-  writeSafetensors,
-} from "./safetensors.ts";
+import { writeFileAtomic } from "./atomic.ts";
+import { type HostTensor, readSafetensors, writeSafetensors } from "./safetensors.ts";
 
 /** File names inside an encoder export folder. */
 export const ENCODER_FILES = { weights: "encoder.safetensors", info: "encoder.json" };

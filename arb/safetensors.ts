@@ -6,6 +6,7 @@
  */
 
 /** dtypes we read and write. */
+import { writeFileAtomic } from "./atomic.ts";
 export type SafeDtype = "F32" | "F64" | "I32" | "I64" | "U8" | "BOOL";
 
 /** One tensor's host data. */
@@ -102,18 +103,6 @@ export function decodeSafetensors(
     tensors[name] = { dtype, shape, data };
   }
   return { tensors, metadata };
-}
-
-/** Writes bytes to `path` atomically (temp file in the same folder, then rename). */
-export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  const tmp = `${path}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
-  try {
-    await Deno.writeFile(tmp, bytes);
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
-  }
 }
 
 /** Writes a safetensors file atomically. */

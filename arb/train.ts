@@ -1,7 +1,8 @@
 /**
  * The pretraining loop: epochs of steps over a loader, two augmented views per image, a
- * self-supervised loss on the projected views, LARS with a warm-up + cosine schedule,
- * per-step reports, checkpoints every K epochs and at the end, and exact resumption.
+ * self-supervised loss on the projected views, an optimiser (LARS by default; SGD, Adam) with a
+ * warm-up + cosine schedule, per-step reports, checkpoints every K epochs and at the end, and
+ * exact resumption.
  *
  * Determinism: all randomness comes from one `Rng` (augmentation parameters and the loss's
  * own draws) whose state is checkpointed with the weights, the optimiser state and the
@@ -12,7 +13,14 @@ import { tf } from "./tf.ts";
 import { Rng, type RngState } from "./rng.ts";
 import type { Encoder, Projector } from "./models/mod.ts";
 import type { LossFn, MethodState } from "./losses/mod.ts";
-import { LARS, splitParamGroups, warmupCosine } from "./optim/mod.ts";
+import {
+  createOptimizer,
+  type Optimizer,
+  type OptimizerSpec,
+  splitParamGroups,
+  splitStateKey,
+  warmupCosine,
+} from "./optim/mod.ts";
 import { loadTrainingCheckpoint, saveTrainingCheckpoint } from "./checkpoint.ts";
 
 /** A batch source: the `arb/data` loader satisfies it. */
@@ -45,6 +53,8 @@ export interface PretrainOptions {
   loss: LossFn;
   /** Fixed loss options (e.g. ARB `{ groups, swap }`); `rng` is added by the trainer. */
   lossOptions?: Record<string, unknown>;
+  /** The loss is multiplied by this before differentiation (default 1; solo-learn Barlow 0.1). */
+  lossScale?: number;
   /** Trainable/running state of the method (SwAV), trained in the "weights" group. */
   methodState?: MethodState;
   data: BatchSource;
@@ -58,12 +68,24 @@ export interface PretrainOptions {
   lr?: { weights?: number; biases?: number };
   /** Warm-up epochs (default 10, capped below the run length). */
   warmupEpochs?: number;
+  /** Learning rate at the first warm-up step (default 0), for every group. */
+  warmupStartLr?: number;
   /** Final learning rate as a fraction of base (default 0.001). */
   finalFactor?: number;
-  /** LARS weight decay (default 1e-4), momentum (0.9), trust coefficient eta (0.02). */
+  /**
+   * Optimiser (default LARS, Barlow Twins variant, no clipping); its `momentum` and `eta` when
+   * given here win over the flat `momentum` / `eta` below.
+   */
+  optimizer?: OptimizerSpec;
+  /** Weight decay (default 1e-4), momentum (0.9), LARS trust coefficient eta (0.02). */
   weightDecay?: number;
   momentum?: number;
   eta?: number;
+  /**
+   * Biases and norm parameters in their own group, without weight decay or LARS adaptation,
+   * at `lr.biases` (default true); false: one group at `lr.weights`.
+   */
+  excludeBiasAndNorm?: boolean;
   /** Folder for resumable checkpoints, and their period in epochs (default 1). */
   checkpointDir?: string;
   checkpointEvery?: number;
@@ -111,26 +133,34 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
     biases: o.lr?.biases ?? lrDefault.biases,
   };
   const warmupSteps = Math.min((o.warmupEpochs ?? 10) * perEpoch, totalSteps - 1);
-  const schedule = (step: number) => ({
-    weights: warmupCosine(step, {
-      base: base.weights,
+  const curve = (baseLr: number) => (step: number) =>
+    warmupCosine(step, {
+      base: baseLr,
       warmupSteps,
       totalSteps,
       finalFactor: o.finalFactor,
-    }),
-    biases: warmupCosine(step, {
-      base: base.biases,
-      warmupSteps,
-      totalSteps,
-      finalFactor: o.finalFactor,
-    }),
-  });
+      startLr: o.warmupStartLr,
+    });
+  const weightsLr = curve(base.weights), biasesLr = curve(base.biases);
+  const schedule = (step: number) => ({ weights: weightsLr(step), biases: biasesLr(step) });
+  const lossScale = o.lossScale ?? 1;
+  if (!(lossScale > 0 && Number.isFinite(lossScale))) {
+    throw new Error(`lossScale must be a positive number, got ${lossScale}`);
+  }
   const methodVars = o.methodState?.variables ?? [];
   const modelVars = [...o.encoder.variables, ...o.projector.variables];
+  const excludeBiasAndNorm = o.excludeBiasAndNorm ?? true;
   const groups = splitParamGroups([...modelVars, ...methodVars], {
     weightDecay: o.weightDecay ?? 1e-4,
+    excludeBiasAndNorm,
   });
-  const lars = new LARS(groups, { momentum: o.momentum ?? 0.9, eta: o.eta ?? 0.02 });
+  const spec: OptimizerSpec = {
+    ...o.optimizer,
+    name: o.optimizer?.name ?? "lars",
+    momentum: o.optimizer?.momentum ?? o.momentum ?? 0.9,
+    eta: o.optimizer?.eta ?? o.eta ?? 0.02,
+  };
+  const optimizer: Optimizer = createOptimizer(spec, groups);
   // What must match for a checkpoint to be resumable by this run.
   const fingerprint = {
     epochs: o.epochs,
@@ -140,6 +170,11 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
     base,
     warmupSteps,
     finalFactor: o.finalFactor ?? 0.001,
+    warmupStartLr: o.warmupStartLr ?? 0,
+    optimizer: spec,
+    weightDecay: o.weightDecay ?? 1e-4,
+    excludeBiasAndNorm,
+    lossScale,
   };
   // Optimiser state is keyed by tfjs variable names, which carry per-instance prefixes:
   // checkpoints use stable names instead, so new model instances can resume.
@@ -148,12 +183,14 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   o.projector.variables.forEach((v) => stable.set(v.name, `projector/${o.projector.localName(v)}`));
   methodVars.forEach((v, i) => stable.set(v.name, `method/${i}`));
   const live = new Map([...stable].map(([k, v]) => [v, k]));
+  // State keys are a variable name, plus a slot suffix for Adam (`#m`): rename the name only.
   const rename = (state: Record<string, tf.Tensor>, map: Map<string, string>, what: string) =>
     Object.fromEntries(
       Object.entries(state).map(([k, t]) => {
-        const name = map.get(k);
+        const { variable, slot } = splitStateKey(k);
+        const name = map.get(variable);
         if (!name) throw new Error(`optimizer state for unknown variable ${k} (${what})`);
-        return [name, t];
+        return [name + slot, t];
       }),
     );
   let rng = new Rng(o.seed);
@@ -173,7 +210,7 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
         try {
           o.encoder.load(ck.parts.encoder ?? {});
           o.projector.load(ck.parts.projector ?? {});
-          lars.load(rename(ck.parts.optimizer ?? {}, live, o.checkpointDir));
+          optimizer.load(rename(ck.parts.optimizer ?? {}, live, o.checkpointDir));
           if (o.methodState) o.methodState.load(ck.parts.method ?? {});
         } finally {
           for (const part of Object.values(ck.parts)) tf.dispose(Object.values(part));
@@ -188,7 +225,7 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
       const parts: Record<string, Record<string, tf.Tensor>> = {
         encoder: o.encoder.state(),
         projector: o.projector.state(),
-        optimizer: rename(lars.state(), stable, "saving"),
+        optimizer: rename(optimizer.state(), stable, "saving"),
       };
       if (o.methodState) parts.method = o.methodState.state();
       try {
@@ -214,11 +251,20 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
         const t0 = performance.now();
         let loss: number;
         try {
-          loss = await trainStep(o, lars, modelVars, methodVars, batch.images, rng, {
-            epoch,
-            step,
-            lr: schedule(step),
-          });
+          loss = await trainStep(
+            o,
+            optimizer,
+            lossScale,
+            modelVars,
+            methodVars,
+            batch.images,
+            rng,
+            {
+              epoch,
+              step,
+              lr: schedule(step),
+            },
+          );
         } finally {
           batch.images.dispose();
           batch.labels?.dispose();
@@ -252,14 +298,15 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
       seconds: (performance.now() - started) / 1000,
     };
   } finally {
-    lars.dispose();
+    optimizer.dispose();
   }
 }
 
 /** One optimiser step; returns the loss. Throws on a non-finite loss before updating. */
 async function trainStep(
   o: PretrainOptions,
-  lars: LARS,
+  optimizer: Optimizer,
+  lossScale: number,
   modelVars: tf.Variable[],
   methodVars: tf.Variable[],
   images: tf.Tensor4D,
@@ -276,7 +323,8 @@ async function trainStep(
     const z1 = o.projector.apply(o.encoder.apply(v1, true), true);
     const z2 = o.projector.apply(o.encoder.apply(v2, true), true);
     if (ms?.afterStep) kept = [tf.keep(z1), tf.keep(z2)];
-    return o.loss(z1, z2, options);
+    const loss = o.loss(z1, z2, options);
+    return lossScale === 1 ? loss : tf.mul(loss, lossScale) as tf.Scalar;
   }, vars);
   tf.dispose([v1, v2]);
   try {
@@ -289,7 +337,7 @@ async function trainStep(
           `newton_schulz whitening returns NaN rather than reading back; try whitening "eigh")`,
       );
     }
-    lars.step(grads, at.lr);
+    optimizer.step(grads, at.lr);
     if (ms?.afterStep && kept) {
       const [z1, z2] = kept as [tf.Tensor2D, tf.Tensor2D];
       ms.afterStep({ epoch: at.epoch, step: at.step, z1, z2 });

@@ -8,6 +8,7 @@
  * them if a batch was missed). The files are the truth: a database that cannot be written
  * costs a warning, never the stage.
  */
+import { writeJsonAtomic } from "../pipeline/atomic.ts";
 import { MetricsDb, metricsDbPath } from "./db.ts";
 import { fileURLToPath } from "node:url";
 import { readRunFiles } from "./files.ts";
@@ -179,10 +180,4 @@ export async function openRecorder(
       }
     },
   };
-}
-
-async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
-  const tmp = `${path}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
-  await Deno.writeTextFile(tmp, JSON.stringify(value, null, 2) + "\n");
-  await Deno.rename(tmp, path);
 }

@@ -74,7 +74,10 @@ export async function listExperiments(configsDir: string): Promise<string[]> {
   try {
     for await (const e of Deno.readDir(configsDir)) {
       const m = e.isFile ? /^(.*)\.ya?ml$/.exec(e.name) : null;
-      if (m) names.push(m[1]);
+      // Data files beside the experiments (paper.yaml, baselines.yaml) have no `stages:`.
+      if (m && /^stages:/m.test(await Deno.readTextFile(`${configsDir}/${e.name}`))) {
+        names.push(m[1]);
+      }
     }
   } catch (e) {
     if (!(e instanceof Deno.errors.NotFound)) throw e;

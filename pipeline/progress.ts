@@ -95,7 +95,11 @@ export class ConsoleUi implements RunUi {
     const t = this.#tracks.get(id);
     if (!t) return;
     const now = performance.now();
-    if (!t.first || p.step < t.first.step) t.first = { step: p.step, t: now };
+    // A new phase (the count goes back, or the total or unit changes) restarts the rate.
+    const l = t.last;
+    if (!t.first || !l || p.step < l.step || p.total !== l.total || p.unit !== l.unit) {
+      t.first = { step: p.step, t: now };
+    }
     t.last = { ...p, t: now };
     if (this.opts.live) this.#scheduleRedraw();
   }

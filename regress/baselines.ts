@@ -23,6 +23,16 @@ export const GATED_METRICS = ["linear_top1", "knn_top1"] as const;
 /** A gated metric name. */
 export type GatedMetric = typeof GATED_METRICS[number];
 
+/** `method` must beat `over` (e.g. the random-init encoder) by `min` points of `metric`. */
+export const Margin = z.object({
+  method: z.string(),
+  over: z.string(),
+  metric: z.enum(GATED_METRICS),
+  min: z.number(),
+}).strict();
+/** A required margin between two methods. */
+export type Margin = z.infer<typeof Margin>;
+
 /** The whole baselines file. */
 export const Baselines = z.object({
   experiment: z.string(),
@@ -37,13 +47,8 @@ export const Baselines = z.object({
     z.string(),
     z.object({ linear_top1: Expectation, knn_top1: Expectation }).strict(),
   ),
-  /** ARB must beat the random-init encoder by this many points of this metric. */
-  margin: z.object({
-    method: z.string(),
-    over: z.string(),
-    metric: z.enum(GATED_METRICS),
-    min: z.number(),
-  }).strict(),
+  /** Each entry: `method` must beat `over` by at least `min` points of `metric`. */
+  margins: z.array(Margin).min(1),
 }).strict();
 /** The whole baselines file. */
 export type Baselines = z.infer<typeof Baselines>;

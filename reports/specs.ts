@@ -141,6 +141,8 @@ export function curvesSpec(points: CurvePoint[], panels: string[], title: string
     } as TopLevelSpec;
   }
   const used = panels.filter((p) => points.some((x) => x.panel === p));
+  // The paper's table has 12 (method, dataset) series: ten colours would repeat.
+  const series = new Set(points.map((x) => x.method)).size;
   return {
     $schema: SCHEMA,
     title: { text: title, anchor: "start", fontSize: 14 },
@@ -158,9 +160,20 @@ export function curvesSpec(points: CurvePoint[], panels: string[], title: string
       height: 150,
       mark: { type: "line", point: { size: 18 } },
       encoding: {
-        x: { field: "epoch", type: "quantitative", title: "epoch", axis: { tickMinStep: 1 } },
+        x: {
+          field: "epoch",
+          type: "quantitative",
+          title: "epoch",
+          axis: { tickMinStep: 1, format: "d" },
+        },
         y: { field: "value", type: "quantitative", title: null, scale: { zero: false } },
-        color: { field: "method", type: "nominal", title: "method" },
+        color: {
+          field: "method",
+          type: "nominal",
+          title: "method",
+          scale: { scheme: series > 10 ? "tableau20" : "tableau10" },
+          legend: { labelLimit: 280 },
+        },
       },
     },
     resolve: { scale: { y: "independent", x: "independent" }, axis: { x: "independent" } },

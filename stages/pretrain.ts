@@ -7,72 +7,22 @@
  * train:
  *   uses: pretrain
  *   needs: [data]
- *   with: { method: arb, arch: resnet18, epochs: 1000, batch_size: 256 }
+ *   with: { recipe: simclr, epochs: 200 }   # configs/recipes/simclr.yaml, epochs overridden
  * ```
- * Defaults are the paper's CIFAR settings (DESIGN.md "The ARB method, precisely").
+ * Parameters and recipes: `stages/pretrain_params.ts`. Without a recipe, ARB's (DESIGN.md
+ * "The ARB method, precisely").
  */
-import { z } from "zod";
 import type { StageContext, StageKind } from "../pipeline/types.ts";
+import { PretrainParams } from "./pretrain_params.ts";
 
-const Lr = z.object({
-  /** Base lr of weights; default batch_size / 256 x 0.3. */
-  weights: z.number().positive().optional(),
-  /** Base lr of biases and norm parameters; default batch_size / 256 x 0.0048. */
-  biases: z.number().positive().optional(),
-}).strict();
-
-/** Parameters of the `pretrain` stage kind. */
-export const PretrainParams = z.object({
-  /** Self-supervised method: a key of `losses` in `arb/losses/mod.ts`. */
-  method: z.enum(["arb", "barlow_twins", "simclr", "vicreg", "wmse", "swav"]).default("arb"),
-  /** Options of the method's loss (ARB: `{ groups, swap }`; Barlow Twins: `{ lambda }`...). */
-  loss: z.record(z.unknown()).default({}),
-  arch: z.enum(["resnet18", "resnet50", "convnet"]).default("resnet18"),
-  stem: z.enum(["cifar", "imagenet"]).default("cifar"),
-  /** Base width (ResNet 64, convnet 16 when omitted). */
-  width: z.number().int().positive().optional(),
-  /** Projector MLP, e.g. `2048-2048-256` (Linear-BN-ReLU between, last Linear). */
-  projector: z.string().regex(/^\d+(-\d+)*$/, "like 2048-2048-256").default("2048-2048-256"),
-  epochs: z.number().int().positive().default(1000),
-  batch_size: z.number().int().min(2).default(256),
-  lr: Lr.default({}),
-  warmup_epochs: z.number().int().min(0).default(10),
-  /** Final lr of the cosine as a fraction of base. */
-  final_factor: z.number().min(0).max(1).default(0.001),
-  weight_decay: z.number().min(0).default(1e-4),
-  momentum: z.number().min(0).max(1).default(0.9),
-  /** LARS trust coefficient. */
-  eta: z.number().positive().default(0.02),
-  seed: z.number().int().min(0).default(0),
-  backend: z.enum(["auto", "tensorflow", "webgpu", "wasm", "cpu"]).default("auto"),
-  /** View recipes (names in `recipes` of `arb/augment`); default by channels: cifar / gray28. */
-  recipe: z.object({
-    view1: z.string().optional(),
-    view2: z.string().optional(),
-    /** Field overrides of each recipe (a ViewRecipe is plain data). */
-    view1_overrides: z.record(z.unknown()).default({}),
-    view2_overrides: z.record(z.unknown()).default({}),
-  }).strict().default({}),
-  /** Checkpoint every K epochs (and at the end) into the stage's state folder. */
-  checkpoint_every: z.number().int().positive().default(10),
-  /** Train on a seeded subset of the train split. */
-  subset: z.object({
-    n: z.number().int().positive(),
-    seed: z.number().int().min(0).default(0),
-    balanced: z.boolean().default(false),
-  }).strict().nullable().default(null),
-  /** Which split to pretrain on. */
-  split: z.string().default("train"),
-}).strict();
-
-/** Validated parameters. */
-export type PretrainParams = z.output<typeof PretrainParams>;
+export { PretrainParams } from "./pretrain_params.ts";
 
 /** The `pretrain` stage kind. */
 export const kind: StageKind<typeof PretrainParams> = {
   name: "pretrain",
-  version: "1",
-  description: "self-supervised pretraining (ARB, Barlow Twins, ...) of an encoder on a dataset",
+  // 2: method recipes (optimizer choice, projector options, loss scale, warm-up start lr)
+  version: "2",
+  description: "self-supervised pretraining (ARB, Barlow Twins, SimCLR, ...) with a method recipe",
   schema: PretrainParams,
   run: runPretrain,
 };
@@ -123,13 +73,8 @@ async function runPretrain(ctx: StageContext<PretrainParams>): Promise<void> {
     );
   }
   const gray = channels === 1;
-  const r1 = parseRecipe(
-    p.recipe.view1 ?? (gray ? "gray28View1" : "cifarView1"),
-    p.recipe.view1_overrides,
-  );
-  const r2 = parseRecipe(
-    p.recipe.view2 ?? (gray ? "gray28View2" : "cifarView2"),
-    p.recipe.view2_overrides,
+  const [r1, r2] = [0, 1].map((i) =>
+    parseRecipe(p.views?.[i] ?? (gray ? `gray28View${i + 1}` : `cifarView${i + 1}`))
   );
   const norm = { mean: ds.meta.mean, std: ds.meta.std };
 
@@ -153,9 +98,15 @@ async function runPretrain(ctx: StageContext<PretrainParams>): Promise<void> {
     ctx.log("webgpu: ARB whitening by Newton-Schulz on the device (loss.whitening overrides)");
   }
   const spec = { arch: p.arch, stem: p.stem, inChannels: channels, width: p.width };
+  const opt = p.optimizer;
+  // Recipes give base learning rates at batch 256 (solo-learn and DESIGN.md's linear scaling).
+  const scale = p.batch_size / 256;
   const initRng = new arb.Rng(p.seed);
   const encoder = arb.buildEncoder(spec, initRng.fork());
-  const projector = arb.buildProjector(p.projector, encoder.featureDim, initRng.fork());
+  const projector = arb.buildProjector(p.projector, encoder.featureDim, initRng.fork(), {
+    batchNorm: p.projector_batch_norm,
+    bias: p.projector_bias,
+  });
   const methodState = arb.methodStates[p.method]?.({
     projectorDim: projector.featureDim,
     rng: initRng.fork(),
@@ -164,7 +115,8 @@ async function runPretrain(ctx: StageContext<PretrainParams>): Promise<void> {
   let ok = false;
   try {
     ctx.log(
-      `pretrain ${p.method} ${p.arch} on ${ds.meta.name} (${split.n} images ${h}x${w}x${channels})`,
+      `pretrain ${p.method} (recipe ${p.recipe}, ${opt.name}) ${p.arch} on ${ds.meta.name} ` +
+        `(${split.n} images ${h}x${w}x${channels})`,
     );
     const result = await arb.pretrain({
       encoder,
@@ -174,15 +126,25 @@ async function runPretrain(ctx: StageContext<PretrainParams>): Promise<void> {
       methodState,
       data: loader,
       views: (x, rng) => [augment(x, r1, rng, norm), augment(x, r2, rng, norm)],
+      lossScale: p.loss_scale,
       epochs: p.epochs,
       batchSize: p.batch_size,
       seed: p.seed,
-      lr: p.lr,
+      lr: { weights: opt.lr * scale, biases: (opt.lr_biases ?? opt.lr) * scale },
       warmupEpochs: p.warmup_epochs,
-      finalFactor: p.final_factor,
-      weightDecay: p.weight_decay,
-      momentum: p.momentum,
-      eta: p.eta,
+      warmupStartLr: p.warmup_start_lr,
+      finalFactor: p.final_lr_factor,
+      optimizer: {
+        name: opt.name,
+        momentum: opt.momentum,
+        eta: opt.eta,
+        larsVariant: opt.lars_variant,
+        clipLr: opt.clip_lr,
+        betas: opt.betas,
+        eps: opt.eps,
+      },
+      weightDecay: opt.weight_decay,
+      excludeBiasAndNorm: opt.exclude_bias_n_norm,
       checkpointDir: ctx.stateDir,
       checkpointEvery: p.checkpoint_every,
       signal: ctx.signal,
@@ -209,6 +171,7 @@ async function runPretrain(ctx: StageContext<PretrainParams>): Promise<void> {
       backend: choice.backend,
       device: choice.device,
       projector: p.projector,
+      recipe: p.recipe,
       resumedFromEpoch: result.resumedFromEpoch,
     });
     ok = true;

@@ -283,3 +283,23 @@ Deno.test("cifar10: a balanced train subset keeps the same count per class and i
     );
   }
 });
+
+Deno.test("cifar10: a test subset keeps a seeded share of the test split and the whole train split", async () => {
+  const fx = await cifar10Archive(20, 60, 12); // 100 train, 60 test images
+  await using tmp = await tempDir();
+  const path = join(tmp.dir, "c.tgz");
+  await Deno.writeFile(path, fx.tarGz);
+  const params = FetchParams.parse({
+    dataset: "cifar10",
+    sources: [path],
+    sha256: hashBytes(fx.tarGz),
+    subset: { test: 20, seed: 5, balanced: true },
+  });
+  await fetchDataset(params, { cacheDir: tmp.dir, outDir: join(tmp.dir, "out") });
+  const ds = await readDataset(join(tmp.dir, "out"));
+  assertEquals(ds.meta.subset, { test: 20, seed: 5, balanced: true });
+  assertEquals(ds.meta.splits.train.n, 100);
+  assertEquals(ds.meta.splits.test.n, 20);
+  assertEquals(classCounts(ds.split("test").labels, 10), new Array(10).fill(2));
+  assertEquals(ds.split("train").images, fx.train.nhwc);
+});

@@ -208,7 +208,7 @@ Deno.test("image-folder: parameters are checked at the edge", () => {
   );
   assertStringIncludes(
     issues({ dataset: "cifar10", subset: { seed: 1 } }),
-    "subset.train: Required",
+    "subset needs `train` and/or `test`",
   );
   assertEquals(issues({ dataset: "cifar10", subset: { train: 10 } }), "");
   assertEquals(FetchParams.parse({ dataset: "cifar10", subset: { train: 10 } }).subset, {

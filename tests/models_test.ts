@@ -156,6 +156,59 @@ Deno.test("projector: spec parsing, names, no biases, shapes", () => {
   }
 });
 
+Deno.test("projector options: biases, and Linear-ReLU-Linear without BatchNorm (float64 reference)", async () => {
+  const p = buildProjector("6-3", 4, new Rng(5), { batchNorm: false, bias: true });
+  const s = p.state();
+  try {
+    assertEquals(Object.keys(s), [
+      "layers.0.weight",
+      "layers.0.bias",
+      "layers.2.weight",
+      "layers.2.bias",
+    ]);
+    assertEquals(p.paramCount, 4 * 6 + 6 + 6 * 3 + 3);
+    const rng = new Rng(6);
+    const x = Array.from({ length: 5 * 4 }, () => rng.normal());
+    const [w0, b0, w2, b2] = await Promise.all(
+      ["layers.0.weight", "layers.0.bias", "layers.2.weight", "layers.2.bias"].map((k) =>
+        s[k].data()
+      ),
+    );
+    // relu(x W0 + b0) W2 + b2, weights stored in x out
+    const want: number[] = [];
+    for (let n = 0; n < 5; n++) {
+      const h = Array.from({ length: 6 }, (_, j) => {
+        let a = b0[j];
+        for (let i = 0; i < 4; i++) a += x[n * 4 + i] * w0[i * 6 + j];
+        return Math.max(a, 0);
+      });
+      for (let k = 0; k < 3; k++) {
+        let a = b2[k];
+        for (let j = 0; j < 6; j++) a += h[j] * w2[j * 3 + k];
+        want.push(a);
+      }
+    }
+    const z = p.apply(tf.tensor2d(x, [5, 4]), true);
+    const got = await z.data();
+    z.dispose();
+    for (let i = 0; i < want.length; i++) assertAlmostEquals(got[i], want[i], 1e-5, `z[${i}]`);
+    assert(w0.some((v) => v !== 0) && b0.some((v) => v !== 0), "biases initialised (torch Linear)");
+  } finally {
+    tf.dispose(Object.values(s));
+    p.dispose();
+  }
+  const withBn = buildProjector("6-3", 4, new Rng(5), { bias: true });
+  assertEquals(withBn.variables.map((v) => withBn.localName(v)), [
+    "layers.0.weight",
+    "layers.0.bias",
+    "layers.1.weight",
+    "layers.1.bias",
+    "layers.3.weight",
+    "layers.3.bias",
+  ]);
+  withBn.dispose();
+});
+
 Deno.test("BatchNorm: training uses batch stats and updates running stats like PyTorch; eval uses them", async () => {
   const store = new ParamStore("bn-test");
   declareBatchNorm(store, "bn", 2);

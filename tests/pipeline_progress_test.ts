@@ -46,3 +46,24 @@ Deno.test("plain mode prints a progress line per interval, only when progress mo
   const progress = lines.filter((l) => l.startsWith("progress eval: "));
   assertEquals(progress, ["progress eval: 5/10 (50%)\n"]);
 });
+
+Deno.test("the rate restarts with each phase: a new total or a count that goes back", async () => {
+  const lines: string[] = [];
+  const ui = new ConsoleUi({ live: false, intervalMs: 40, write: (t) => lines.push(t) });
+  ui.stageStart("eval");
+  ui.stageProgress("eval", { step: 0, total: 60000, unit: "img", message: "features train" });
+  await sleep(200);
+  ui.stageProgress("eval", { step: 60000, total: 60000, unit: "img", message: "features train" });
+  // The test split starts: its rate is 10000 images over the test phase's time only.
+  const t1 = performance.now();
+  ui.stageProgress("eval", { step: 0, total: 10000, unit: "img", message: "features test" });
+  await sleep(100);
+  ui.stageProgress("eval", { step: 10000, total: 10000, unit: "img", message: "features test" });
+  const phase = (performance.now() - t1) / 1000;
+  await sleep(60);
+  ui.close();
+  const last = lines.filter((l) => l.startsWith("progress eval: 10000/10000")).at(-1)!;
+  const rate = Number(/ ([0-9.]+) img\/s/.exec(last)![1]);
+  // Counting the 200 ms train phase too would give at most 10000 / (phase + 0.2).
+  assert(rate > 10000 / (phase + 0.1), `rate ${rate} in "${last.trim()}" counts the train phase`);
+});

@@ -120,10 +120,27 @@ Deno.test("pretrain stage: trains, exports the encoder and metrics, resumes from
 Deno.test("pretrain schema: the paper's defaults; unknown keys and bad values are errors", async () => {
   const p = PretrainParams.parse({});
   assertEquals(
-    [p.method, p.arch, p.stem, p.projector, p.batch_size, p.warmup_epochs, p.final_factor],
-    ["arb", "resnet18", "cifar", "2048-2048-256", 256, 10, 0.001],
+    [p.recipe, p.method, p.arch, p.stem, p.projector, p.batch_size, p.warmup_epochs],
+    ["arb", "arb", "resnet18", "cifar", "2048-2048-256", 256, 10],
   );
-  assertEquals([p.weight_decay, p.momentum, p.eta, p.backend, p.lr], [1e-4, 0.9, 0.02, "auto", {}]);
+  assertEquals([p.final_lr_factor, p.warmup_start_lr, p.loss_scale, p.backend], [
+    0.001,
+    0,
+    1,
+    "auto",
+  ]);
+  assertEquals(p.optimizer, {
+    name: "lars",
+    lr: 0.3,
+    lr_biases: 0.0048,
+    weight_decay: 1e-4,
+    momentum: 0.9,
+    eta: 0.02,
+    exclude_bias_n_norm: true,
+    clip_lr: false,
+    lars_variant: "barlow_twins",
+  });
+  assertEquals([p.projector_batch_norm, p.projector_bias, p.views], [true, false, undefined]);
   assertThrows(() => PretrainParams.parse({ epoch: 3 }), "epoch");
   assertThrows(() => PretrainParams.parse({ projector: "2048-x" }), "like 2048-2048-256");
   assertThrows(() => PretrainParams.parse({ method: "byol" }), "method");

@@ -21,7 +21,7 @@ const baselines: Baselines = Baselines.parse({
       knn_top1: expectationFrom([50, 50, 50], 3, 0.5),
     },
   },
-  margin: { method: "arb", over: "random_init", metric: "linear_top1", min: 5 },
+  margins: [{ method: "arb", over: "random_init", metric: "linear_top1", min: 5 }],
 });
 
 Deno.test("meanStd matches a hand computation (sample std)", () => {

@@ -233,3 +233,60 @@ Deno.test("a method with state (SwAV prototypes + queue) trains, freezes and res
     await Deno.remove(dirB, { recursive: true });
   }
 });
+
+Deno.test("Adam without bias exclusion, warm-up start lr and loss scale: resumes bitwise", async () => {
+  await tf.setBackend("wasm");
+  const recipe: Partial<PretrainOptions> = {
+    loss: losses.simclr,
+    lossOptions: { temperature: 0.2 },
+    optimizer: { name: "adam" },
+    excludeBiasAndNorm: false,
+    lr: { weights: 2e-3 },
+    warmupStartLr: 1e-4,
+    finalFactor: 0,
+    lossScale: 0.1,
+    weightDecay: 1e-6,
+  };
+  const dirA = await Deno.makeTempDir(), dirB = await Deno.makeTempDir();
+  try {
+    const reports: StepReport[] = [];
+    const a = setup({ ...recipe, checkpointDir: dirA, onStep: (r) => reports.push(r) });
+    await pretrain(a.options);
+    assertEquals(reports[0].lr.weights, 1e-4, "warm-up starts at warmupStartLr");
+    assertAlmostEquals(reports[1].lr.weights, 1e-4 + (2e-3 - 1e-4) / 2, 1e-15);
+    // cosine toward 0 (finalFactor 0): step 5 of 6 after 2 warm-up steps is t = 3/4 of it
+    assertAlmostEquals(reports[5].lr.weights, 2e-3 * (1 + Math.cos(0.75 * Math.PI)) / 2, 1e-15);
+    const unscaled: number[] = [];
+    const u = setup({ ...recipe, lossScale: 1, epochs: 1, onStep: (r) => unscaled.push(r.loss) });
+    await pretrain(u.options);
+    assertAlmostEquals(reports[0].loss, 0.1 * unscaled[0], 1e-6, "the loss is scaled by 0.1");
+    const ctl = new AbortController();
+    const b1 = setup({
+      ...recipe,
+      checkpointDir: dirB,
+      signal: ctl.signal,
+      onEpoch: ({ epoch }) => epoch === 1 && ctl.abort(),
+    });
+    await assertRejects(() => pretrain(b1.options), "aborted");
+    const ck = await loadTrainingCheckpoint(dirB);
+    assert(
+      Object.keys(ck!.parts.optimizer).some((k) => k.endsWith("#step")),
+      "Adam slots are checkpointed under stable names",
+    );
+    for (const part of Object.values(ck!.parts)) tf.dispose(Object.values(part));
+    const b2 = setup({ ...recipe, checkpointDir: dirB });
+    const rb = await pretrain(b2.options);
+    assertEquals(rb.resumedFromEpoch, 2);
+    assertEquals(await weights(b2.encoder), await weights(a.encoder));
+    assertEquals(await weights(b2.projector), await weights(a.projector));
+    const c = setup({ ...recipe, optimizer: { name: "lars" }, checkpointDir: dirB });
+    await assertRejects(() => pretrain(c.options), "belongs to a different run");
+    for (const m of [a, u, b1, b2, c]) {
+      m.encoder.dispose();
+      m.projector.dispose();
+    }
+  } finally {
+    await Deno.remove(dirA, { recursive: true });
+    await Deno.remove(dirB, { recursive: true });
+  }
+});

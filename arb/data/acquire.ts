@@ -12,6 +12,7 @@
  * A file is downloaded to `*.part`, verified, then renamed: nothing half-written or
  * unverified ever sits where a later run would take it for complete.
  */
+import { writeFileAtomic } from "../atomic.ts";
 import { gunzipSync } from "node:zlib";
 import { join } from "node:path";
 import { hashBytes, hashFile } from "./checksum.ts";
@@ -159,10 +160,10 @@ async function downloadVerified(
     }
     const final = join(dir, v.actual.sha256);
     const sidecar = { url: src.location, file, ...v.actual };
-    await writeAtomic(`${final}.json`, JSON.stringify(sidecar, null, 2) + "\n");
+    await writeFileAtomic(`${final}.json`, JSON.stringify(sidecar, null, 2) + "\n");
     await Deno.rename(part, final);
     if (v.actual.contentSha256) {
-      await writeAtomic(join(dir, "by-content", v.actual.contentSha256), v.actual.sha256);
+      await writeFileAtomic(join(dir, "by-content", v.actual.contentSha256), v.actual.sha256);
     }
     return {
       path: final,
@@ -246,19 +247,6 @@ async function isFile(path: string): Promise<boolean> {
     return (await Deno.stat(path)).isFile;
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
-}
-
-/** Writes `text` to `path` through a temp file and a rename. */
-export async function writeAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  const tmp = `${path}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
-  try {
-    if (typeof data === "string") await Deno.writeTextFile(tmp, data);
-    else await Deno.writeFile(tmp, data);
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
     throw e;
   }
 }

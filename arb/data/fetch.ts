@@ -53,9 +53,7 @@ export interface FetchContext {
  * });
  */
 export async function fetchDataset(params: FetchParams, ctx: FetchContext): Promise<DatasetMeta> {
-  const subset: SubsetInfo | null = params.subset
-    ? { train: params.subset.train, seed: params.subset.seed, balanced: params.subset.balanced }
-    : null;
+  const subset: SubsetInfo | null = params.subset ? { ...params.subset } : null;
   if (params.dataset === "image-folder") return await fetchImageFolder(params, subset, ctx);
 
   const entry = catalog[params.dataset];
@@ -101,13 +99,15 @@ export async function fetchDataset(params: FetchParams, ctx: FetchContext): Prom
       labelSets = { coarse: { classes: data.coarseNames.length, classNames: data.coarseNames } };
     }
   }
-  if (subset) {
-    const idx = selectSubset(splits.train.labels, classNames.length, {
-      n: subset.train,
+  for (const name of ["train", "test"] as const) {
+    const n = subset?.[name];
+    if (!subset || n === undefined) continue;
+    const idx = selectSubset(splits[name].labels, classNames.length, {
+      n,
       seed: subset.seed,
       balanced: subset.balanced,
     });
-    splits.train = takeSplit(splits.train, idx);
+    splits[name] = takeSplit(splits[name], idx);
   }
   const writer = await DatasetWriter.create(ctx.outDir, shape);
   try {
@@ -143,7 +143,7 @@ async function fetchImageFolder(
   let result;
   try {
     result = await writeImageFolder(root, size, writer, {
-      subset: subset
+      subset: subset?.train !== undefined
         ? { n: subset.train, seed: subset.seed, balanced: subset.balanced }
         : undefined,
       onProgress: (done, total) => {

@@ -31,13 +31,16 @@ export const LabelSet = z.object({
 /** An extra label set. */
 export type LabelSet = z.infer<typeof LabelSet>;
 
-/** The train-subset request recorded in meta.json (null when the full split was kept). */
+/** The subset request recorded in meta.json (null when the full splits were kept). */
 export const SubsetInfo = z.object({
-  train: z.number().int().positive(),
+  /** Train images kept (absent: the whole train split). */
+  train: z.number().int().positive().optional(),
+  /** Test images kept (absent: the whole test split). */
+  test: z.number().int().positive().optional(),
   seed: z.number().int(),
   balanced: z.boolean(),
 }).strict();
-/** A recorded train subset. */
+/** A recorded subset. */
 export type SubsetInfo = z.infer<typeof SubsetInfo>;
 
 /** Zod schema of `meta.json`. */

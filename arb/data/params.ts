@@ -21,10 +21,12 @@ export const FetchParams = z.object({
     .transform((s) => s.toLowerCase()).optional(),
   /** image-folder: the folder holding `train/<class>/*` and `val/<class>/*` (or `test/`). */
   root: z.string().min(1).optional(),
-  /** Keep a seeded subset of the train split. */
+  /** Keep a seeded subset of the train and/or test split. */
   subset: z.object({
-    /** Images to keep. */
-    train: z.number().int().positive(),
+    /** Train images to keep. */
+    train: z.number().int().positive().optional(),
+    /** Test images to keep (for smoke runs: test accuracy on a subset is not comparable). */
+    test: z.number().int().positive().optional(),
     /** Seed of the draw (default 0). */
     seed: z.number().int().default(0),
     /** Equal share per class (default false). */
@@ -51,6 +53,15 @@ export const FetchParams = z.object({
       bad("root", `${p.dataset} is downloaded: give a mirror or local copy in \`sources\``);
     }
     if (p.size) bad("size", `${p.dataset} has a fixed image size; \`size\` is for image-folder`);
+  }
+  if (p.subset && p.subset.train === undefined && p.subset.test === undefined) {
+    bad("subset", "subset needs `train` and/or `test`: the number of images to keep");
+  }
+  if (p.dataset === "image-folder" && p.subset?.test !== undefined) {
+    bad(
+      "subset",
+      "image-folder keeps its whole val split; `subset.test` is for downloaded datasets",
+    );
   }
   if (p.sha256 && !p.sources) {
     bad("sha256", "`sha256` states the hash of a custom source: give `sources` too");

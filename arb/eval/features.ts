@@ -3,6 +3,7 @@
  * uses its running statistics), in batches, into one host array; and a plain on-disk format
  * for caching the result in a stage output.
  */
+import { writeFileAtomic } from "../atomic.ts";
 import { join } from "node:path";
 import { tf } from "../tf.ts";
 
@@ -101,11 +102,7 @@ export const featureFiles = {
 /** Writes features under `dir` as `<name>.*` (each file atomically). */
 export async function saveFeatures(dir: string, name: string, f: Features): Promise<void> {
   await Deno.mkdir(dir, { recursive: true });
-  const write = async (file: string, bytes: Uint8Array) => {
-    const tmp = join(dir, `${file}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`);
-    await Deno.writeFile(tmp, bytes);
-    await Deno.rename(tmp, join(dir, file));
-  };
+  const write = (file: string, bytes: Uint8Array) => writeFileAtomic(join(dir, file), bytes);
   await write(featureFiles.data(name), littleEndianBytes(f.data));
   await write(featureFiles.labels(name), littleEndianBytes(f.labels));
   // The meta file is written last: its presence means the pair above is complete.

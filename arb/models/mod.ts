@@ -8,7 +8,7 @@ import { buildResNet } from "./resnet.ts";
 import type { Encoder, EncoderSpec } from "./types.ts";
 
 export type { Encoder, EncoderSpec, Model, Projector } from "./types.ts";
-export { buildProjector, parseProjectorSpec } from "./projector.ts";
+export { buildProjector, parseProjectorSpec, type ProjectorOptions } from "./projector.ts";
 export { flopCounter } from "./layers.ts";
 
 /** Accepted encoder architectures. */

@@ -27,11 +27,16 @@ export interface ParamGroup {
  */
 export function splitParamGroups(
   vars: tf.Variable[],
-  { weightDecay }: { weightDecay: number },
+  { weightDecay, excludeBiasAndNorm = true }: {
+    weightDecay: number;
+    /** false: every variable in `weights` (decayed and adapted alike, solo-learn's Adam). */
+    excludeBiasAndNorm?: boolean;
+  },
 ): ParamGroup[] {
   if (!(weightDecay >= 0)) {
     throw new Error(`splitParamGroups: weightDecay must be >= 0, got ${weightDecay}`);
   }
+  if (!excludeBiasAndNorm) return [{ name: "weights", variables: vars, weightDecay, adapt: true }];
   return [
     { name: "weights", variables: vars.filter((v) => v.rank >= 2), weightDecay, adapt: true },
     { name: "biases", variables: vars.filter((v) => v.rank < 2), weightDecay: 0, adapt: false },
