@@ -10,7 +10,7 @@
  */
 import { tf } from "../arb/tf.ts";
 import { selectBackend } from "../arb/backend.ts";
-import { DIRECT_MAX_CHANNELS } from "../arb/kernels/conv_grads.ts";
+import { DIRECT_MAX_CHANNELS } from "../arb/kernels/conv_filter_grad.ts";
 
 type Layer = { name: string; n: number; hw: number; ci: number; co: number; stride: number };
 

@@ -8,7 +8,7 @@
 import { tf } from "../arb/tf.ts";
 import { Rng } from "../arb/rng.ts";
 import { assert, assertEquals } from "./assert.ts";
-import { filterGradPath } from "../arb/kernels/conv_grads.ts";
+import { filterGradPath } from "../arb/kernels/conv_filter_grad.ts";
 import { BATCH_NORM_TRAIN } from "../arb/kernels/mod.ts";
 import { alignedAddress, simdKernels, simdSwitch, splitTuning } from "../arb/kernels/simd.ts";
 

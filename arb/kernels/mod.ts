@@ -3,13 +3,15 @@
  * `Conv2DBackpropFilter` and `UnsortedSegmentSum` (missing upstream), a `Conv2DBackpropInput`,
  * a `BatchMatMul` and leading-axis `Sum`/`Mean` that avoid its slow paths, a copy-free
  * `Identity`, a `Pow` that squares fast, and fused training-mode batch norm kernels (see
- * `conv_grads.ts`, `matmul.ts`, `reduce.ts`, `pow.ts`, `batch_norm.ts`).
+ * `conv_filter_grad.ts`, `conv_input_grad.ts`, `matmul.ts`, `reduce.ts`, `pow.ts`,
+ * `batch_norm.ts`; the loops in WebAssembly SIMD: `simd.ts`, `simd.wat`).
  *
  * `registerTrainingKernels()` runs once from `arb/tf.ts`, before the backend initialises, so
  * that the original kernels' setup functions (which bind the wasm exports) still run.
  */
 import { tf } from "../tf.ts";
-import { makeConv2DBackpropFilter, makeConv2DBackpropInput } from "./conv_grads.ts";
+import { makeConv2DBackpropFilter } from "./conv_filter_grad.ts";
+import { makeConv2DBackpropInput } from "./conv_input_grad.ts";
 import { makeBatchMatMul } from "./matmul.ts";
 import { makeLeadingReduce } from "./reduce.ts";
 import { unsortedSegmentSum } from "./segment.ts";
