@@ -88,11 +88,20 @@ const cases: { x: number[]; k: number; co: number; stride: number; pad: Pad }[] 
   { x: [2, 9, 9, 8], k: 3, co: 8, stride: 2, pad: [[0, 0], [1, 1], [1, 1], [0, 0]] },
   { x: [2, 7, 8, 4], k: 3, co: 4, stride: 2, pad: "same" },
   { x: [2, 10, 10, 12], k: 3, co: 16, stride: 2, pad: "valid" },
+  { x: [3, 7, 9, 8], k: 3, co: 24, stride: 1, pad: "same" },
+  { x: [5, 6, 6, 16], k: 1, co: 8, stride: 2, pad: "valid" },
 ];
 
-for (const path of ["im2col", "conv", "direct"] as const) {
-  // direct: a first layer's few input channels, out channels a multiple of 4
-  for (const c of cases.filter((c) => path !== "direct" || (c.x[3] <= 4 && c.co % 4 === 0))) {
+const applies = {
+  im2col: () => true,
+  conv: () => true,
+  // a first layer's few input channels, out channels a multiple of 4
+  direct: (c: { x: number[]; co: number }) => c.x[3] <= 4 && c.co % 4 === 0,
+  // register tiles of 4 input x 8 output channels
+  tiled: (c: { x: number[]; co: number }) => c.x[3] % 4 === 0 && c.co % 8 === 0,
+};
+for (const path of ["im2col", "conv", "direct", "tiled"] as const) {
+  for (const c of cases.filter(applies[path])) {
     const name =
       `conv grads wasm = cpu (${path} filter grad): x ${c.x} k ${c.k} co ${c.co} stride ${c.stride} pad ${
         JSON.stringify(c.pad)

@@ -96,6 +96,24 @@ export interface SimdExports {
     pt: number,
     pl: number,
   ): void;
+  conv_filter_grad_tiled(
+    x: number,
+    dy: number,
+    dw: number,
+    n: number,
+    h: number,
+    w: number,
+    ci: number,
+    oh: number,
+    ow: number,
+    co: number,
+    kh: number,
+    kw: number,
+    sh: number,
+    sw: number,
+    pt: number,
+    pl: number,
+  ): void;
   im2col_transposed(
     src: number,
     dst: number,
