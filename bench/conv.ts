@@ -2,15 +2,15 @@
  * `deno task bench conv`: what limits a training step on wasm, layer by layer. For every distinct
  * 3x3 convolution of the convnet (batch 256, 28x28x1) and of ResNet-18 (batch 64, 32x32x3,
  * CIFAR stem), the achieved GFLOP/s of the forward conv, the input gradient and the filter
- * gradient (with its matmul apart, its operand dy packed afresh as XNNPACK weights as in
- * training, so that the rest is the im2col fill), against the
+ * gradient (which form it takes, and the im2col form's matmul apart, its operand dy packed afresh
+ * as XNNPACK weights as in training, so that the rest is the im2col fill), against the
  * XNNPACK peak measured here (a 1024^3 matmul and a 64-channel 3x3 conv at 32x32). Threads:
  * `ARB_WASM_THREADS` (default: the core count). `--only convnet|resnet18`. The best of a few
  * runs of each, so that other processes on a shared machine disturb it less.
  */
 import { tf } from "../arb/tf.ts";
 import { selectBackend } from "../arb/backend.ts";
-import { DIRECT_MAX_CHANNELS } from "../arb/kernels/conv_filter_grad.ts";
+import { DIRECT_MAX_CHANNELS, tiledTuning } from "../arb/kernels/conv_filter_grad.ts";
 
 type Layer = { name: string; n: number; hw: number; ci: number; co: number; stride: number };
 
@@ -79,9 +79,12 @@ function timeLayer(l: Layer, reps: number): { line: string; ms: Record<string, n
   tf.dispose([x, w, y, dy, pT, dy3, ...pool]);
   const gflop = (2 * y.size * 9 * l.ci) / 1e9;
   const gf = (ms: number) => `${(gflop / (ms / 1000)).toFixed(1).padStart(5)}`;
-  const direct = l.ci <= DIRECT_MAX_CHANNELS && l.co % 4 === 0;
+  const tiled = l.ci % 4 === 0 && l.co % 8 === 0 && l.n >= tiledTuning.minBatch;
+  const direct = !tiled && l.ci <= DIRECT_MAX_CHANNELS && l.co % 4 === 0;
   const fill = Math.max(t.filterGrad - t.filterMatmul, 0);
-  const how = direct
+  const how = tiled
+    ? `SIMD register tiles; im2col + XNNPACK matmul alone: ${gf(t.filterMatmul).trim()}`
+    : direct
     ? "direct SIMD, no im2col"
     : `its matmul ${gf(t.filterMatmul).trim()}, im2col fill ${fill.toFixed(1)} ms`;
   const line = `${l.name.padEnd(21)} ${gflop.toFixed(2)} GFLOP | forward ${gf(t.forward)} | ` +
