@@ -1,6 +1,6 @@
 /**
- * Atomic file writes for the trainer module (which stays usable without the pipeline, so it
- * does not import `pipeline/atomic.ts`): a reader sees the old content or the new, never half.
+ * Atomic file writes: a reader sees the old content or the new, never half. It lives in the
+ * trainer module, which stays usable without the pipeline; `pipeline/atomic.ts` re-exports it.
  */
 
 /** Writes `data` to `path` through a temporary sibling file and a rename. */

@@ -1,17 +1,9 @@
 /** Atomic file writes: a reader sees the old content or the new one, never half of it. */
 
-/** Writes `data` to `path` through a temporary sibling file and a rename. */
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  const tmp = `${path}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
-  try {
-    if (typeof data === "string") await Deno.writeTextFile(tmp, data);
-    else await Deno.writeFile(tmp, data);
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
-  }
-}
+import { writeFileAtomic } from "../arb/atomic.ts";
+
+/** Writes `data` to `path` through a temporary sibling file and a rename (one implementation: `arb/atomic.ts`). */
+export { writeFileAtomic };
 
 /** Writes `value` as pretty JSON (two-space indent, trailing newline) atomically. */
 export function writeJsonAtomic(path: string, value: unknown): Promise<void> {
