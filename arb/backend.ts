@@ -16,11 +16,10 @@
 import { tf } from "./tf.ts";
 import { enableWasmThreads, wasmThreadsCount } from "./wasm_threads.ts";
 
-/** What a caller may ask for. */
-export type BackendPreference = "auto" | "tensorflow" | "webgpu" | "wasm" | "cpu";
+import { BACKEND_PREFERENCES, type BackendPreference } from "./backend_names.ts";
 
-/** All accepted preferences, for schemas and CLIs. */
-export const BACKEND_PREFERENCES = ["auto", "tensorflow", "webgpu", "wasm", "cpu"] as const;
+/** All accepted preferences and their type (defined in `backend_names.ts`, which loads nothing). */
+export { BACKEND_PREFERENCES, type BackendPreference };
 
 /** The backend in use, for run metadata. */
 export interface BackendChoice {

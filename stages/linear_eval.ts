@@ -19,9 +19,7 @@
  */
 import { z } from "zod";
 import type { StageContext, StageInput, StageKind } from "../pipeline/types.ts";
-
-/** Backends a run may ask for (the list of `arb/backend.ts`, kept here so the schema stays light). */
-const BACKENDS = ["auto", "tensorflow", "webgpu", "wasm", "cpu"] as const;
+import { BACKEND_PREFERENCES } from "../arb/backend_names.ts";
 
 const RandomInit = z.object({
   arch: z.enum(["resnet18", "resnet50", "convnet"]),
@@ -60,7 +58,7 @@ const Params = z.object({
   method: z.string().min(1).optional(),
   /** Dataset label for reports (default: the dataset's name; e.g. imagenet100 for an image folder). */
   dataset_name: z.string().min(1).optional(),
-  backend: z.enum(BACKENDS).default("auto"),
+  backend: z.enum(BACKEND_PREFERENCES).default("auto"),
 }).strict();
 
 type Params = z.output<typeof Params>;

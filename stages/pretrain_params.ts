@@ -22,6 +22,7 @@
  */
 import { z } from "zod";
 import { ViewRecipe } from "../arb/augment/recipe.ts";
+import { BACKEND_PREFERENCES } from "../arb/backend_names.ts";
 import { deepMerge, isPlainObject } from "../pipeline/spec.ts";
 import { YamlSource } from "../pipeline/yaml_source.ts";
 import { formatProblem } from "../pipeline/errors.ts";
@@ -29,9 +30,7 @@ import { translateLegacyKeys } from "./pretrain_legacy.ts";
 
 /** Methods the stage trains: keys of `losses` in `arb/losses/mod.ts`. */
 export const METHODS = ["arb", "barlow_twins", "simclr", "vicreg", "wmse", "swav"] as const;
-/** Backends a run may ask for (`arb/backend.ts`'s list, kept here so the schema stays light). */
-const BACKENDS = ["auto", "tensorflow", "webgpu", "wasm", "cpu"] as const;
-/** `arb/optim` names (kept here for the same reason). */
+/** `arb/optim` names (kept here so the schema stays light: `arb/optim` loads tfjs). */
 const OPTIMIZERS = ["lars", "sgd", "adam"] as const;
 const LARS_VARIANTS = ["barlow_twins", "solo_learn"] as const;
 /** Built-in view recipes of `arb/augment` a view may name instead of spelling it out. */
@@ -101,7 +100,7 @@ const recipeShape = {
 /** Keys of a run that are not part of a method's recipe. */
 const runShape = {
   seed: z.number().int().min(0).default(0),
-  backend: z.enum(BACKENDS).default("auto"),
+  backend: z.enum(BACKEND_PREFERENCES).default("auto"),
   /** Checkpoint every K epochs (and at the end) into the stage's state folder. */
   checkpoint_every: z.number().int().positive().default(10),
   /** Train on a seeded subset of the split. */
