@@ -7,8 +7,7 @@
 import { tf } from "../arb/tf.ts";
 import { Rng } from "../arb/rng.ts";
 import { augment, type RecipeName, recipes } from "../arb/augment/mod.ts";
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+import { median } from "./lib/timing.ts";
 
 /** Runs the augmentation benchmark and prints one line per figure (ms per view). */
 export async function benchAugment(args: string[] = []): Promise<Record<string, number>> {

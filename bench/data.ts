@@ -11,8 +11,7 @@ import { createLoader } from "../arb/data/loader.ts";
 import { FetchParams } from "../arb/data/params.ts";
 import { readDataset } from "../arb/data/reader.ts";
 import { tf } from "../arb/tf.ts";
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+import { median } from "./lib/timing.ts";
 
 /** Runs the data benchmark and prints one line per figure. */
 export async function benchData(): Promise<Record<string, number>> {

@@ -6,19 +6,7 @@
 import { tf } from "../arb/tf.ts";
 import { Rng } from "../arb/rng.ts";
 import { householderQlEigen, jacobiEigen, zcaBase } from "../arb/linalg/mod.ts";
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
-function time(runs: number, fn: () => void): number {
-  fn();
-  const ts: number[] = [];
-  for (let r = 0; r < runs; r++) {
-    const t = performance.now();
-    fn();
-    ts.push(performance.now() - t);
-  }
-  return median(ts);
-}
+import { medianTime as time } from "./lib/timing.ts";
 
 /** Runs the linear-algebra benchmark and prints one line per figure (ms). */
 export async function benchLinalg(): Promise<Record<string, number>> {
