@@ -38,12 +38,7 @@ export function buildConvNet(spec: EncoderSpec, rng: Rng): Encoder {
   return {
     spec,
     featureDim: widths[3],
-    variables: store.params,
     apply,
-    state: () => store.state(),
-    load: (s) => store.load(s),
-    localName: (v) => store.localName(v),
-    paramCount: store.paramCount,
-    dispose: () => store.dispose(),
+    ...store.modelMembers(),
   };
 }

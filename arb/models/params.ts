@@ -7,6 +7,13 @@
  * Parameters are trainable; buffers (BN running statistics, `num_batches_tracked`) are not.
  */
 import { tf } from "../tf.ts";
+import type { Model } from "./types.ts";
+
+/** The members of a `Model` that its `ParamStore` provides. */
+export type StoreBackedModel = Pick<
+  Model,
+  "variables" | "state" | "load" | "localName" | "paramCount" | "dispose"
+>;
 
 let instanceCounter = 0;
 
@@ -57,6 +64,18 @@ export class ParamStore {
   /** Local name of a variable of this store (its tfjs name without the prefix). */
   localName(v: tf.Variable): string {
     return v.name.startsWith(this.prefix) ? v.name.slice(this.prefix.length) : v.name;
+  }
+
+  /** The `Model` members this store backs (variables, state, load, names, count, dispose). */
+  modelMembers(): StoreBackedModel {
+    return {
+      variables: this.params,
+      state: () => this.state(),
+      load: (s) => this.load(s),
+      localName: (v) => this.localName(v),
+      paramCount: this.paramCount,
+      dispose: () => this.dispose(),
+    };
   }
 
   /** Number of trainable scalars. */

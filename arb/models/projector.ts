@@ -69,12 +69,7 @@ export function buildProjector(
     spec,
     inDim,
     featureDim: dims[dims.length - 1],
-    variables: store.params,
     apply,
-    state: () => store.state(),
-    load: (s) => store.load(s),
-    localName: (v) => store.localName(v),
-    paramCount: store.paramCount,
-    dispose: () => store.dispose(),
+    ...store.modelMembers(),
   };
 }

@@ -72,13 +72,8 @@ export function buildResNet(spec: EncoderSpec, rng: Rng): Encoder {
   return {
     spec,
     featureDim,
-    variables: store.params,
     apply,
-    state: () => store.state(),
-    load: (s) => store.load(s),
-    localName: (v) => store.localName(v),
-    paramCount: store.paramCount,
-    dispose: () => store.dispose(),
+    ...store.modelMembers(),
   };
 }
 
